@@ -1,0 +1,7 @@
+"""``python -m colmig``."""
+
+import sys
+
+from colmig.cli import main
+
+sys.exit(main())
