@@ -175,12 +175,15 @@ class ColumnStats:
     """Order-independent statistics of one column of one partition, for ``-validate``.
 
     ``checksum`` is a canonical, engine-independent fingerprint (see
-    :mod:`colmig.engine.checksums`); equal multisets of values give equal checksums.
+    :mod:`colmig.engine.checksums`); equal multisets of values give equal checksums, whichever
+    engine (DuckDB over Arrow, PostgreSQL, MariaDB SQL) computed them. ``approximate`` marks a
+    floating-point sum, compared with a relative tolerance.
     """
 
     count: int
     nulls: int
     checksum: str
+    approximate: bool = False
 
 
 class Reader(ABC):
