@@ -13,7 +13,7 @@ import logging
 import sys
 import traceback
 from dataclasses import fields
-from typing import Any
+from typing import Any, NoReturn
 
 from colmig import __version__
 from colmig.config import FIELD_TYPES, Settings, build_settings, coerce
@@ -57,9 +57,16 @@ def _expand_bool_values(argv: list[str]) -> list[str]:
     return out
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one ConfigError line instead of the whole usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} (see colmig --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; every Settings field is a flag spelled -name and --name."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="colmig",
         description="Schema migrations and columnar data migrations for time-series data.",
         epilog="commands:\n"
@@ -69,7 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
         argument_default=argparse.SUPPRESS,
+        add_help=False,
     )
+    # Go's flag package also answers -help.
+    parser.add_argument("-h", "-help", "--help", action="help", help="show this help and exit")
     parser.add_argument("-V", "--version-info", action="version", version=f"colmig {__version__}")
     parser.add_argument("command", nargs="*", help="optional command and its arguments")
     groups: dict[str, Any] = {}

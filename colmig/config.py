@@ -259,7 +259,9 @@ def load_file(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(interpolate(text, where=path)) or {}
+        # Parse first, then interpolate values: a commented-out ${VAR} is not an error and a
+        # value holding "#" or ": " cannot change the YAML's structure.
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         pos = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -271,8 +273,17 @@ def load_file(path: str) -> dict[str, Any]:
         key = _normalise_key(str(raw_key))
         if key not in FIELD_TYPES:
             raise ConfigError(f"{path}: unknown option {raw_key!r}; see colmig --help")
+        value = _interpolate_value(value, where=f"{path}: {raw_key}")
         out[key] = coerce(key, value, where=path)
     return out
+
+
+def _interpolate_value(value: Any, *, where: str) -> Any:
+    if isinstance(value, str):
+        return interpolate(value, where=where)
+    if isinstance(value, list):
+        return [_interpolate_value(item, where=where) for item in value]
+    return value
 
 
 def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:

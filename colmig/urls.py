@@ -9,7 +9,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from colmig.errors import ConfigError
 
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
-_PASSWORD_RE = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<pw>[^@/\s]*)(?=@)")
+# The password runs to the LAST "@" of the token: unencoded "@", "/" or "#" in a password must
+# not leak its tail (urlsplit also splits user info at the last "@"). Over-redacting is safer.
+_PASSWORD_RE = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<pw>\S*)(?=@)")
 _SECRET_QUERY_RE = re.compile(
     r"(?P<key>(?:password|passwd|pwd|secret|token|key|aws_secret_access_key|sas_token"
     r"|account_key|credentials?)=)(?P<val>[^&\s]+)",
@@ -42,6 +44,10 @@ class URL:
 
     def __str__(self) -> str:
         return self.redacted
+
+    def __repr__(self) -> str:
+        # repr ends up in tracebacks and assertion output: never the raw text with a password.
+        return f"URL({self.redacted!r})"
 
 
 def scheme_of(url: str) -> str:
