@@ -1,0 +1,130 @@
+"""URL parsing for every scheme colmig knows, and password / secret redaction."""
+
+from __future__ import annotations
+
+import pytest
+
+from colmig.errors import EXIT_CONFIG, ConfigError
+from colmig.urls import add_secret, parse, redact, redact_secrets, scheme_of
+
+
+def test_postgres_url_parts() -> None:
+    url = parse("postgres://alice:p%40ss@db.example:5433/tsiot?sslmode=disable")
+    assert url.scheme == "postgres"
+    assert url.username == "alice"
+    assert url.password == "p@ss"
+    assert url.host == "db.example"
+    assert url.port == 5433
+    assert url.database == "tsiot"
+    assert url.query == {"sslmode": "disable"}
+
+
+def test_postgres_url_without_credentials_or_port() -> None:
+    url = parse("postgresql://localhost/tsiot")
+    assert url.scheme == "postgresql"
+    assert (url.username, url.password, url.port) == (None, None, None)
+    assert url.host == "localhost"
+    assert url.database == "tsiot"
+
+
+def test_mysql_url_parts() -> None:
+    url = parse("mysql://root:pw@127.0.0.1:3306/metrics")
+    assert (url.scheme, url.username, url.password) == ("mysql", "root", "pw")
+    assert (url.host, url.port, url.database) == ("127.0.0.1", 3306, "metrics")
+
+
+def test_ipv6_host() -> None:
+    url = parse("postgres://u:pw@[::1]:5432/db")
+    assert (url.host, url.port) == ("::1", 5432)
+
+
+@pytest.mark.parametrize(
+    ("text", "scheme", "path"),
+    [
+        ("sqlite:///abs/dir/app.db", "sqlite", "/abs/dir/app.db"),
+        ("sqlite://rel/dir/app.db", "sqlite", "rel/dir/app.db"),
+        ("duckdb:///abs/ts.duckdb", "duckdb", "/abs/ts.duckdb"),
+        ("duckdb://ts.duckdb", "duckdb", "ts.duckdb"),
+        ("sqlite://:memory:", "sqlite", ":memory:"),
+        ("file:///data/timeseries", "file", "/data/timeseries"),
+        ("file://./data/timeseries", "file", "./data/timeseries"),
+        ("./data/x.csv", "file", "./data/x.csv"),
+        ("/abs/data/x.parquet", "file", "/abs/data/x.parquet"),
+        ("file:///data/with%20space", "file", "/data/with space"),
+    ],
+)
+def test_local_paths(text: str, scheme: str, path: str) -> None:
+    url = parse(text)
+    assert url.scheme == scheme
+    assert url.path == path
+    assert url.host is None
+
+
+def test_s3_url_bucket_and_key() -> None:
+    url = parse("s3://mybucket/tsiot-data/2024/part-0.parquet?region=eu-west-1")
+    assert url.scheme == "s3"
+    assert url.host == "mybucket"
+    assert url.path == "/tsiot-data/2024/part-0.parquet"
+    assert url.query == {"region": "eu-west-1"}
+
+
+def test_scheme_is_lower_cased_and_bare_paths_are_files() -> None:
+    assert scheme_of("POSTGRES://h/db") == "postgres"
+    assert scheme_of("data/x.csv") == "file"
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_empty_url_is_a_config_error(text: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse(text)
+    assert info.value.exit_code == EXIT_CONFIG
+
+
+def test_malformed_url_error_hides_the_password() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse("postgres://u:hunter2-pw@h:notaport/db")
+    assert "hunter2-pw" not in str(info.value)
+    assert "notaport" in str(info.value)
+
+
+def test_str_and_repr_never_show_the_password() -> None:
+    url = parse("postgres://u:hunter2-pw@h/db")
+    assert "hunter2-pw" not in str(url)
+    assert "hunter2-pw" not in repr(url)
+    assert url.redacted == "postgres://u:***@h/db"
+    assert url.raw.endswith("hunter2-pw@h/db")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("postgres://u:pw@h:5432/db", "postgres://u:***@h:5432/db"),
+        ("mysql://root:pw@127.0.0.1/x", "mysql://root:***@127.0.0.1/x"),
+        ("failed: postgres://u:p@ss@h/db (timeout)", "failed: postgres://u:***@h/db (timeout)"),
+        ("postgres://u:s3cr/et@h/db", "postgres://u:***@h/db"),
+        ("postgres://u:ab#cd@h/db", "postgres://u:***@h/db"),
+        ("mysql://a:x@h/d and postgres://b:y@k/e", "mysql://a:***@h/d and postgres://b:***@k/e"),
+        ("postgres://u@h/db", "postgres://u@h/db"),
+        ("postgres://h:5432/db", "postgres://h:5432/db"),
+        ("sqlite:///abs/app.db", "sqlite:///abs/app.db"),
+    ],
+)
+def test_redact_passwords(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "key", ["password", "PASSWORD", "token", "secret", "aws_secret_access_key", "sas_token"]
+)
+def test_redact_secret_query_values(key: str) -> None:
+    text = f"s3://bucket/key?region=eu&{key}=TopSecretValue&x=1"
+    redacted = redact(text)
+    assert "TopSecretValue" not in redacted
+    assert "region=eu" in redacted
+    assert redacted.endswith("&x=1")
+
+
+def test_redact_secrets_strips_remembered_values_anywhere() -> None:
+    add_secret("remembered-s3cret")
+    assert redact_secrets("token is remembered-s3cret.") == "token is ***."
+    assert "remembered" not in redact_secrets("a postgres://u:remembered-s3cret@h/db")
