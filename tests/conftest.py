@@ -24,6 +24,7 @@ from tests.servers import (
     S3Server,
     Server,
     ServerUnavailable,
+    exit_cleanly_on_sigterm,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +44,10 @@ ServerT = TypeVar("ServerT", bound=Server)
 
 def servers_required() -> bool:
     return os.environ.get("COLMIG_REQUIRE_SERVERS", "") not in ("", "0", "false", "no")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    exit_cleanly_on_sigterm()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

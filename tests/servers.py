@@ -111,13 +111,64 @@ def run_checked(cmd: list[str], *, what: str, **kwargs: object) -> subprocess.Co
     return result
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the test process dies, even by SIGKILL (Linux only).
+
+    Runs after the setuid to an unprivileged user, which would otherwise clear the setting.
+    """
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
+def exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so atexit stops the servers when CI kills the run."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie answers kill(0) but is dead
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+SERVER_KINDS = ("postgres", "mariadb", "s3", "mosquitto")
+
+
+def reap_stale() -> None:
+    """Kill and remove servers left behind by test runs that were killed (SIGKILL, OOM)."""
+    tmp = Path(tempfile.gettempdir())
+    for path in (p for kind in SERVER_KINDS for p in tmp.glob(f"colmig-{kind}-*")):
+        try:
+            owner = int((path / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or still being created
+        if _alive(owner):
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            os.killpg(int((path / "server.pid").read_text()), signal.SIGKILL)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class Server:
     """Common life cycle: temp dir, one child process in its own group, probe, stop."""
 
     name = "server"
 
     def __init__(self) -> None:
+        reap_stale()
         self.dir = Path(tempfile.mkdtemp(prefix=f"colmig-{self.name}-"))
+        (self.dir / "owner.pid").write_text(str(os.getpid()))
         self.log_path = self.dir / f"{self.name}.log"
         self.port = 0
         self.host = HOST
@@ -133,8 +184,10 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 process_group=0,
+                preexec_fn=_die_with_parent,
                 **kwargs,
             )
+        (self.dir / "server.pid").write_text(str(self.proc.pid))
 
     def _wait_ready(self, probe: Callable[[], bool], timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
