@@ -61,6 +61,7 @@ OPERATORS = (
     "like",
     "regex",
 )
+_OPERATOR_TYPOS = {"=>": ">=", "=<": "<=", "=": "==", "<>": "!=", "not in": "not_in"}
 NO_VALUE_OPERATORS = ("is_null", "not_null")
 ON_ERROR = ("fail", "skip", "reject")
 
@@ -394,7 +395,8 @@ def _test(reader: _Reader, node: yaml.Node, *, top: bool) -> tuple[Condition | G
     op_node = entries["operator"][1]
     operator = str(reader.value(op_node)).strip()
     if operator not in OPERATORS:
-        close = difflib.get_close_matches(operator, OPERATORS, n=1)
+        close = [_OPERATOR_TYPOS[operator]] if operator in _OPERATOR_TYPOS else []
+        close = close or difflib.get_close_matches(operator, OPERATORS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise reader.pos(op_node).error(
             f"unknown operator {operator!r}{hint} (operators: {', '.join(OPERATORS)})"

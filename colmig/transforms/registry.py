@@ -118,7 +118,7 @@ def _describe_function(func: Callable[..., Any]) -> str:
 
 def _signature_text(func: Callable[..., Any]) -> str:
     try:
-        return str(inspect.signature(func))
+        return str(inspect.signature(func).replace(return_annotation=inspect.Signature.empty))
     except (TypeError, ValueError):
         return "(...)"
 
