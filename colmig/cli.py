@@ -32,7 +32,8 @@ COMMANDS = {
     "force": "force VERSION: record VERSION as applied and clean, after a manual fix",
     "version": "print the current schema version",
     "plan": "print the partitions of a data job without moving data",
-    "transform": "transform check CONFIG: validate a transformation file without data",
+    "transform": "transform check CONFIG: validate a transformation file without data;"
+    " transform list: show the available transforms",
 }
 
 EXIT_CODES_HELP = """exit codes:
@@ -134,10 +135,12 @@ def dispatch(words: list[str], settings: Settings) -> int:
     if command is not None and command not in COMMANDS:
         raise ConfigError(f"unknown command {command!r}; commands: {', '.join(COMMANDS)}")
     if command == "transform":
-        from colmig.transforms.check import run_check
+        from colmig.transforms.check import run_check, run_list
 
+        if words[1:] == ["list"]:
+            return run_list(settings)
         if len(words) != 3 or words[1] != "check":
-            raise ConfigError("usage: colmig transform check CONFIG")
+            raise ConfigError("usage: colmig transform check CONFIG | colmig transform list")
         return run_check(words[2], settings)
     if command == "plan" or (command is None and settings.mode in ("data", "transform")):
         from colmig.engine.job import run_job
