@@ -298,24 +298,30 @@ _HAS_OFFSET = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)\s*$"
 def parse_timestamp(ctx: StepContext, format: str | None, tz: str) -> Built:
     ctx.require(ctx.is_string, "a string column (use convert_tz for timestamps)")
     fmt = format or None
-    try:
-        parsed = ctx.expr.str.to_datetime(format=fmt, time_unit="us", strict=False)
-    except pl.exceptions.PolarsError as exc:
-        raise ctx.fail(f"bad format {fmt!r}: {exc}") from None
-    naive = parsed.dt.replace_time_zone(None)
-    in_utc = naive.dt.replace_time_zone("UTC")
-    naive_tz = None if tz.lower() == "none" else tz
-    as_aware = in_utc if naive_tz is None or naive_tz == "UTC" else in_utc.dt.convert_time_zone(tz)
-    if naive_tz is None:
-        as_aware = naive
-        as_naive = naive
-    else:
-        as_naive = naive.dt.replace_time_zone(naive_tz, ambiguous="earliest", non_existent="null")
+    zone = None if tz.lower() == "none" else tz
+
+    def aware(text: pl.Expr) -> pl.Expr:
+        # Offset-aware text: parse to UTC, then show it in the zone (or drop the zone).
+        parsed = text.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False)
+        if zone is None:
+            return parsed.dt.replace_time_zone(None)
+        return parsed if zone == "UTC" else parsed.dt.convert_time_zone(zone)
+
+    def naive(text: pl.Expr) -> pl.Expr:
+        # Wall-clock text: read it as local time in the zone; DST gaps become failed values.
+        parsed = text.str.to_datetime(fmt, time_unit="us", strict=False)
+        if zone is None:
+            return parsed
+        return parsed.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+
     if fmt is not None:
-        aware = any(code in fmt for code in ("%z", "%:z", "%#z", "%Z"))
-        return Built(as_aware if aware else as_naive, True)
+        with_offset = any(code in fmt for code in ("%z", "%:z", "%#z", "%Z"))
+        return Built(aware(ctx.expr) if with_offset else naive(ctx.expr), True)
+    # ISO 8601 without a format: some values may carry an offset and others not.
     has_offset = ctx.expr.str.contains(_HAS_OFFSET)
-    return Built(pl.when(has_offset).then(as_aware).otherwise(as_naive), True)
+    parsed_aware = aware(pl.when(has_offset).then(ctx.expr))
+    parsed_naive = naive(pl.when(~has_offset).then(ctx.expr))
+    return Built(pl.when(has_offset).then(parsed_aware).otherwise(parsed_naive), True)
 
 
 @builtin(

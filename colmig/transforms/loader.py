@@ -320,15 +320,24 @@ def _steps(reader: _Reader, node: yaml.Node) -> tuple[Step, ...]:
         if not steps:
             raise reader.pos(node).error("transform list is empty")
         return steps
-    if isinstance(node, yaml.ScalarNode) and reader.value(node) is None:
+    if isinstance(node, yaml.ScalarNode) and reader.value(node) is None and not _null_word(node):
         return ()
     return (_step(reader, node),)
+
+
+def _null_word(node: yaml.Node) -> bool:
+    # `transform: null` parses as a YAML null; the user means the `null` transform.
+    return (
+        isinstance(node, yaml.ScalarNode)
+        and node.style is None
+        and node.value in ("null", "Null", "NULL")
+    )
 
 
 def _step(reader: _Reader, node: yaml.Node) -> Step:
     pos = reader.pos(node)
     if isinstance(node, yaml.ScalarNode):
-        text = reader.value(node)
+        text = "null" if _null_word(node) else reader.value(node)
         if not isinstance(text, str) or not text.strip():
             raise pos.error(
                 f"transform must be a name like 'float_precision:2', found {reader.show(node)}"
