@@ -85,7 +85,7 @@ def _condition(c: Condition, dtypes: MappingABC[str, pl.DataType], what: str) ->
         return text.str.contains(pattern)
     if op in ("in", "not_in"):
         values = [_literal_value(v, dtype, fail) for v in c.value if v is not None]
-        test = col.is_in(pl.Series(values, dtype=_literal_dtype(values, dtype)))
+        test = col.is_in(pl.Series(values, dtype=_literal_dtype(values, dtype)).implode())
         test = ~test if op == "not_in" else test
     elif op == "between":
         low, high = (_literal(v, dtype, fail) for v in c.value)
