@@ -8,6 +8,7 @@ as fast as a built-in, unless it needs per-row Python (then mark it ``per_row=Tr
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 
 import polars as pl
@@ -34,9 +35,9 @@ def battery_level(low: str = "20", critical: str = "5") -> Callable[[pl.Expr], p
     return apply
 
 
-@colmig.transform("site_title", per_row=True)
-def site_title() -> Callable[[pl.Expr], pl.Expr]:
-    """'plant-a' -> 'Plant A' with Python's str.title, once per value (slow: per_row)."""
-    return lambda site: site.map_elements(
-        lambda text: text.replace("-", " ").title(), return_dtype=pl.String
+@colmig.transform("sensor_crc32", per_row=True)
+def sensor_crc32() -> Callable[[pl.Expr], pl.Expr]:
+    """Stable 32-bit key of a sensor id (zlib.crc32), computed in Python per value: slow."""
+    return lambda sensor_id: sensor_id.map_elements(
+        lambda text: zlib.crc32(text.encode("utf-8")), return_dtype=pl.Int64
     )
