@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from colmig.transforms.compiler import REJECT_REASON, CompiledTransform, compile_transformation
+    from colmig.transforms.dryrun import preview, render_preview
     from colmig.transforms.loader import load_config, parse_config
     from colmig.transforms.model import Transformation, TransformConfig
-    from colmig.transforms.preview import preview, render_preview
     from colmig.transforms.registry import transform
 
 __all__ = [
@@ -42,8 +42,8 @@ _WHERE = {
     "parse_config": "loader",
     "TransformConfig": "model",
     "Transformation": "model",
-    "preview": "preview",
-    "render_preview": "preview",
+    "preview": "dryrun",
+    "render_preview": "dryrun",
     "transform": "registry",
 }
 

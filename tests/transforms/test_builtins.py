@@ -13,7 +13,7 @@ import pytest
 from colmig.errors import ConfigError
 from tests.transforms.helpers import one_column
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NAN, INF = float("nan"), float("inf")
 
 

@@ -1,4 +1,4 @@
-"""Config mistakes are one ConfigError naming file:line:column, what was found and what is allowed."""
+"""Config mistakes: one ConfigError naming file:line:column, what was found, what is allowed."""
 
 from __future__ import annotations
 
@@ -53,8 +53,9 @@ def test_bad_arguments(tmp_path: Path) -> None:
     assert ":7:20: float_precision: argument digits must be an integer, found 'two'" in str(
         error(tmp_path, BASE.format(transform='"float_precision:two"'))
     )
-    assert "unix_to_timestamp: argument unit must be one of auto, s, ms, us, ns, found 'sec'" in str(
-        error(tmp_path, BASE.format(transform='"unix_to_timestamp:sec"'))
+    assert (
+        "unix_to_timestamp: argument unit must be one of auto, s, ms, us, ns, found 'sec'"
+        in str(error(tmp_path, BASE.format(transform='"unix_to_timestamp:sec"')))
     )
     assert "takes at most 1 argument(s)" in str(
         error(tmp_path, BASE.format(transform='"round:1,2"'))
@@ -72,24 +73,39 @@ def test_bad_arguments(tmp_path: Path) -> None:
 
 def test_unknown_keys_everywhere(tmp_path: Path) -> None:
     err = error(tmp_path, 'version: "1.0"\ntransformation: []\n')
-    assert ":2:1: unknown key 'transformation' in the top level; did you mean 'transformations'?" in str(err)
-    err = error(tmp_path, BASE.format(transform="trim").replace('target: "recorded_at"', 'traget: "x"'))
+    assert (
+        ":2:1: unknown key 'transformation' in the top level; did you mean 'transformations'?"
+        in str(err)
+    )
+    err = error(
+        tmp_path, BASE.format(transform="trim").replace('target: "recorded_at"', 'traget: "x"')
+    )
     assert ":6:9: unknown key 'traget' in a mapping; did you mean 'target'?" in str(err)
     assert "(allowed: source, target, transform, expression, description)" in str(err)
     err = error(tmp_path, BASE.format(transform="trim") + "    batch_sise: 5\n")
-    assert ":8:5: unknown key 'batch_sise' in a transformation; did you mean 'batch_size'?" in str(err)
+    assert ":8:5: unknown key 'batch_sise' in a transformation; did you mean 'batch_size'?" in str(
+        err
+    )
 
 
 def test_wrong_operator_and_filter_shapes(tmp_path: Path) -> None:
-    text = BASE.format(transform="trim") + "    filters:\n      - field: q\n        operator: ~=\n        value: 1\n"
+    text = (
+        BASE.format(transform="trim")
+        + "    filters:\n      - field: q\n        operator: ~=\n        value: 1\n"
+    )
     assert ":10:19: unknown operator '~='" in str(error(tmp_path, text))
-    text = BASE.format(transform="trim") + "    filters:\n      - field: q\n        operator: in\n        value: 1\n"
+    text = (
+        BASE.format(transform="trim")
+        + "    filters:\n      - field: q\n        operator: in\n        value: 1\n"
+    )
     assert ":11:16: operator in needs a non-empty list value" in str(error(tmp_path, text))
 
 
 def test_structure_errors(tmp_path: Path) -> None:
     assert "is empty" in str(error(tmp_path, ""))
-    assert ":1:10: unsupported version '2.0'" in str(error(tmp_path, 'version: "2.0"\ntransformations: []\n'))
+    assert ":1:10: unsupported version '2.0'" in str(
+        error(tmp_path, 'version: "2.0"\ntransformations: []\n')
+    )
     assert "missing key 'transformations'" in str(error(tmp_path, 'version: "1.0"\n'))
     assert "invalid YAML" in str(error(tmp_path, "transformations: [\n"))
     dup = BASE.format(transform="trim") + '  - name: "t"\n    passthrough: true\n'
@@ -97,14 +113,18 @@ def test_structure_errors(tmp_path: Path) -> None:
     both = BASE.format(transform="trim") + '      - source: a\n        expression: "a + 1"\n'
     assert "either source: or expression:, not both" in str(error(tmp_path, both))
     twice = BASE.format(transform="trim") + '      - source: x\n        target: "recorded_at"\n'
-    assert "target column 'recorded_at' is already produced by the mapping at" in str(error(tmp_path, twice))
+    assert "target column 'recorded_at' is already produced by the mapping at" in str(
+        error(tmp_path, twice)
+    )
     assert "batch_size must be a whole number" in str(
         error(tmp_path, BASE.format(transform="trim") + "    batch_size: lots\n")
     )
 
 
 def test_duplicate_yaml_keys_are_errors(tmp_path: Path) -> None:
-    text = BASE.format(transform="trim").replace('target: "recorded_at"', 'target: "a"\n        target: "b"')
+    text = BASE.format(transform="trim").replace(
+        'target: "recorded_at"', 'target: "a"\n        target: "b"'
+    )
     assert ":7:9: a mapping: key 'target' appears twice" in str(error(tmp_path, text))
 
 
@@ -129,14 +149,22 @@ def test_type_that_cannot_be_converted(tmp_path: Path) -> None:
     assert ":7:20: unix_to_timestamp on column 'timestamp': needs a number" in str(info.value)
     assert "but the column is boolean" in str(info.value)
     schema = pa.schema([("timestamp", pa.string())])
-    with pytest.raises(ConfigError, match=r":7:20: float_precision on column 'timestamp': needs a numeric"):
+    with pytest.raises(
+        ConfigError, match=r":7:20: float_precision on column 'timestamp': needs a numeric"
+    ):
         compile_against(tmp_path, BASE.format(transform='"float_precision:2"'), schema)
 
 
 def test_bad_expression(tmp_path: Path) -> None:
     schema = pa.schema([("value", pa.float64())])
-    text = 'transformations:\n  - name: t\n    mappings:\n      - target: f\n        expression: "valu * 2"\n'
-    with pytest.raises(ConfigError, match=r":5:21: unknown column in expression 'valu \* 2': 'valu'; did you mean 'value'"):
+    text = (
+        "transformations:\n  - name: t\n    mappings:\n      - target: f\n"
+        '        expression: "valu * 2"\n'
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r":5:21: unknown column in expression 'valu \* 2': 'valu'; did you mean 'value'",
+    ):
         compile_against(tmp_path, text, schema)
     text = text.replace("valu * 2", "value * * 2")
     with pytest.raises(ConfigError, match=r":5:21: invalid SQL expression"):

@@ -56,14 +56,21 @@ def test_transform_from_directory_with_string_and_named_arguments(tmp_path: Path
         encoding="utf-8",
     )
     settings = Settings(transforms_dir=str(plugins))
-    assert run(tmp_path, f'"{name}:2,1"', settings, [1.0, None]).column("x").to_pylist() == [3.0, None]
+    assert run(tmp_path, f'"{name}:2,1"', settings, [1.0, None]).column("x").to_pylist() == [
+        3.0,
+        None,
+    ]
     out = run(tmp_path, f"{{{name}: {{factor: 10}}}}", settings, [1.0])
     assert out.column("x").to_pylist() == [10.0]
-    with pytest.raises(ConfigError, match=rf"config.yaml:5:20: custom transform {name}\(factor, shift='0'\)"):
+    with pytest.raises(
+        ConfigError, match=rf"config.yaml:5:20: custom transform {name}\(factor, shift='0'\)"
+    ):
         run(tmp_path, f'"{name}:1,2,3"', settings, [1.0])
 
 
-def test_per_row_transform_is_listed_as_slow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_per_row_transform_is_listed_as_slow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     name = unique("py_title")
     (tmp_path / "slow.py").write_text(
         textwrap.dedent(
@@ -73,7 +80,8 @@ def test_per_row_transform_is_listed_as_slow(tmp_path: Path, capsys: pytest.Capt
 
             @colmig.transform("{name}", per_row=True)
             def title():
-                return lambda col: col.map_elements(lambda s: s[::-1].title(), return_dtype=pl.String)
+                reverse = lambda s: s[::-1].title()
+                return lambda col: col.map_elements(reverse, return_dtype=pl.String)
             """
         ),
         encoding="utf-8",
@@ -87,7 +95,9 @@ def test_per_row_transform_is_listed_as_slow(tmp_path: Path, capsys: pytest.Capt
 
 def test_broken_custom_file_reports_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "broken.py").write_text("import colmig\n\nx = 1 / 0\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"broken.py:3: cannot load custom transforms: ZeroDivisionError"):
+    with pytest.raises(
+        ConfigError, match=r"broken.py:3: cannot load custom transforms: ZeroDivisionError"
+    ):
         load_config(write_config(tmp_path, "trim"), Settings(transforms_dir=str(tmp_path)))
 
 
@@ -118,7 +128,10 @@ def test_custom_runtime_exception_becomes_transform_error(tmp_path: Path) -> Non
         ),
         encoding="utf-8",
     )
-    with pytest.raises(TransformError, match=rf"transformation 't' failed on a batch \(custom transforms in use: {name}\)"):
+    with pytest.raises(
+        TransformError,
+        match=rf"transformation 't' failed on a batch \(custom transforms in use: {name}\)",
+    ):
         run(tmp_path, name, Settings(transforms_dir=str(tmp_path)), [1.0])
 
 

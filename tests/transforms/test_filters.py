@@ -18,7 +18,7 @@ TABLE = pa.table(
         "q": [0.9, 0.8, 0.5, None, NAN, float("inf")],
         "name": ["Plant-A", "field-b", "plant_c", None, "Ünïcode", "100%"],
         "ts": pa.array(
-            [dt.datetime(2024, 3, d, tzinfo=dt.timezone.utc) for d in (1, 2, 3, 4, 5, 6)],
+            [dt.datetime(2024, 3, d, tzinfo=dt.UTC) for d in (1, 2, 3, 4, 5, 6)],
             pa.timestamp("us", tz="UTC"),
         ),
     }
@@ -128,7 +128,8 @@ def test_stage_after_filters_on_output_columns() -> None:
     [
         (
             "- {field: qq, operator: '>', value: 1}",
-            r"test.yaml:5:17: unknown source column 'qq'; did you mean 'q'\? \(available: id, q, name, ts\)",
+            r"test.yaml:5:17: unknown source column 'qq'; did you mean 'q'\? "
+            r"\(available: id, q, name, ts\)",
         ),
         (
             "- {field: q, operator: '>', value: high}",

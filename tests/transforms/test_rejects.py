@@ -63,7 +63,10 @@ def test_reject_returns_source_rows_with_reasons() -> None:
     assert rejects.schema.names == ["id", "when", "reading", "_colmig_reject_reason"]
     assert rejects.schema.field("id").type == pa.int32()  # source types are kept
     reasons = rejects.column("_colmig_reject_reason").to_pylist()
-    assert reasons[0] == "when -> recorded_at: parse_timestamp:%Y-%m-%d %H:%M failed for value yesterday"
+    assert (
+        reasons[0]
+        == "when -> recorded_at: parse_timestamp:%Y-%m-%d %H:%M failed for value yesterday"
+    )
     assert reasons[1] == "reading -> value: cast:float64 failed for value n/a"
 
 
