@@ -288,10 +288,12 @@ class _Compiler:
             expr = pl.sql_expr(text)
         except Exception as exc:
             raise pos.error(f"invalid SQL expression {text!r}: {_first_line(exc)}") from None
-        for name in expr.meta.root_names():
+        names = expr.meta.root_names()
+        for name in names:
             if name not in self.dtypes:
                 raise unknown_column(name, self.columns, pos, f"column in expression {text!r}:")
-        return expr
+        # A constant ('v2') is one value; repeat it so the column has one per row.
+        return expr if names else pl.repeat(expr, pl.len())
 
     def step(
         self, m: Mapping, step: Step, expr: pl.Expr, dtype: pl.DataType, label: str

@@ -182,3 +182,32 @@ def test_one_million_rows_run_as_one_vectorized_polars_plan() -> None:
 
 def pc_count(table: pa.Table) -> int:
     return pl.from_arrow(table).filter(pl.col("quality") >= 0.8).height
+
+
+def test_computed_columns_including_constants() -> None:
+    from tests.transforms.helpers import compile_yaml
+
+    table = pa.table({"value": [10.0, None, 30.0], "quality": [0.9, 0.5, 0.95]})
+    compiled = compile_yaml(
+        """
+        transformations:
+          - name: t
+            mappings:
+              - {target: schema_version, expression: "'v2'"}
+              - {target: fahrenheit, expression: "value * 1.8 + 32", transform: "round:1"}
+              - target: grade
+                expression: "CASE WHEN quality > 0.9 THEN 'good' ELSE 'fair' END"
+        """,
+        table,
+    )
+    out, _ = compiled.apply(table)
+    assert out.to_pylist() == [
+        {"schema_version": "v2", "fahrenheit": 50.0, "grade": "fair"},
+        {"schema_version": "v2", "fahrenheit": None, "grade": "fair"},
+        {"schema_version": "v2", "fahrenheit": 86.0, "grade": "good"},
+    ]
+    only_constant = compile_yaml(
+        "transformations:\n  - name: t\n    mappings:\n      - {target: c, expression: '42'}\n",
+        table,
+    )
+    assert only_constant.apply(table)[0].column("c").to_pylist() == [42, 42, 42]
