@@ -299,10 +299,9 @@ def _mapping(reader: _Reader, node: yaml.Node) -> Mapping:
     if target is None:
         raise reader.pos(node).error("a computed column (expression:) needs a target: name")
     steps = _steps(reader, entries["transform"][1]) if "transform" in entries else ()
-    for index, step in enumerate(steps):
+    for step in steps:
         if step.name == "drop" and len(steps) > 1:
             raise step.pos.error("drop cannot be chained with other transforms")
-        del index
     return Mapping(
         target=target,
         source=source,
