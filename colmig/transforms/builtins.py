@@ -9,6 +9,7 @@ time that does not exist in a time zone) are *fallible*: those rows are routed b
 from __future__ import annotations
 
 import difflib
+import os
 import threading
 import zoneinfo
 from collections.abc import Callable
@@ -698,9 +699,12 @@ _duckdb_local = threading.local()
 def _sha256_batch(series: pl.Series, salt: str) -> pl.Series:
     import duckdb
 
-    con = getattr(_duckdb_local, "con", None)
-    if con is None:
-        con = _duckdb_local.con = duckdb.connect()
+    # One connection per thread and process: a connection inherited through fork is unsafe.
+    owner = (os.getpid(), threading.get_ident())
+    if getattr(_duckdb_local, "owner", None) != owner:
+        _duckdb_local.con = duckdb.connect()
+        _duckdb_local.owner = owner
+    con = _duckdb_local.con
     frame = series.to_frame("v").to_arrow()  # noqa: F841 - read by DuckDB's replacement scan
     result = con.sql("SELECT sha256($salt || v) AS h FROM frame", params={"salt": salt})
     return pl.Series(series.name, result.to_arrow_table().column(0), dtype=pl.String)
@@ -712,8 +716,6 @@ def _sha256_batch(series: pl.Series, salt: str) -> pl.Series:
     summary="hex SHA-256 of salt + value; salt read from the env var salt_env (never logged)",
 )
 def hash_sha256(ctx: StepContext, salt_env: str | None) -> pl.Expr:
-    import os
-
     from colmig.urls import add_secret
 
     salt = ""
