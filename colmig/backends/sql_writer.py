@@ -1,0 +1,409 @@
+"""The transactional-ledger writer shared by PostgreSQL, MySQL/MariaDB and SQLite.
+
+Every partition commits its rows and its ``colmig_ledger`` row in one database transaction,
+so ``committed_partitions`` is exact after any crash. Write modes:
+
+* append: rows go straight into the target inside the partition's transaction;
+* replace: rows go into a per-job staging table; ``finalize`` swaps it in atomically;
+* upsert: each partition loads a temporary table and merges it on ``-key`` in the same
+  transaction as its ledger row;
+* ``-rollback-on-error`` (append/upsert): rows go into a per-job staging table that
+  ``finalize`` moves into the target in one transaction and ``rollback`` drops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from colmig.backends.base import Capabilities, ColumnStats, JobInfo, Partition, Writer, WriteResult
+from colmig.backends.sql_common import (
+    LEDGER_TABLE,
+    conform,
+    default_table_name,
+    range_predicate,
+    staging_table,
+)
+from colmig.config import Settings
+from colmig.errors import (
+    ColmigError,
+    ConfigError,
+    ConnectionFailedError,
+    TargetError,
+    TransientError,
+)
+from colmig.urls import URL, redact_secrets
+
+_CONNECTION_WORDS = (
+    "connection refused",
+    "could not connect",
+    "server closed",
+    "connection reset",
+    "terminating connection",
+    "lost connection",
+    "can't connect",
+    "broken pipe",
+    "connection to server",
+    "gone away",
+    "no connection",
+    "connection is closed",
+    "eof",
+)
+
+
+class SqlWriter(Writer):
+    """A DB-API based writer; subclasses supply the dialect."""
+
+    dialect = "sql"
+    capabilities = Capabilities(transactional_ledger=True, upsert=True, replace=True)
+
+    def __init__(self, url: URL, settings: Settings) -> None:
+        self.url = url
+        self.settings = settings
+        self._conn: Any = None
+        if settings.write_mode == "upsert" and not settings.key:
+            raise ConfigError("-write-mode upsert needs -key col[,col]")
+
+    # --- connection -------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_conn"] = None
+        return state
+
+    @property
+    def conn(self) -> Any:
+        if self._conn is None:
+            try:
+                self._conn = self._connect()
+            except ColmigError:
+                raise
+            except Exception as exc:
+                raise ConnectionFailedError(
+                    f"cannot connect to {self.url.redacted}: {redact_secrets(str(exc))}",
+                    url=self.url.redacted,
+                ) from None
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    def describe(self) -> str:
+        return f"{self.dialect} table {self._target_name(None)} at {self.url.redacted}"
+
+    # --- dialect hooks ------------------------------------------------------------------------
+
+    @abstractmethod
+    def _connect(self) -> Any: ...
+
+    @abstractmethod
+    def quote(self, name: str) -> str: ...
+
+    @abstractmethod
+    def literal(self, value: str) -> str: ...
+
+    @abstractmethod
+    def _ensure_ledger(self, cur: Any) -> None: ...
+
+    @abstractmethod
+    def _existing_load_schema(self, cur: Any, table: str, schema: pa.Schema) -> pa.Schema | None:
+        """The load schema of an existing compatible table, None when it does not exist."""
+
+    @abstractmethod
+    def _create_table(self, cur: Any, table: str, schema: pa.Schema, keys: list[str]) -> pa.Schema:
+        """Create ``table`` for ``schema``; return its load schema."""
+
+    @abstractmethod
+    def _load(
+        self, cur: Any, table: str, batches: Iterator[pa.RecordBatch], schema: pa.Schema
+    ) -> None:
+        """Bulk-load ``batches`` (already conformed to ``schema``) into ``table``, no commit."""
+
+    @abstractmethod
+    def _create_temp_like(self, cur: Any, temp: str, table: str) -> None: ...
+
+    @abstractmethod
+    def _merge_sql(self, target: str, source: str, columns: list[str], keys: list[str]) -> str: ...
+
+    @abstractmethod
+    def _swap(self, cur: Any, staging: str, target: str) -> None: ...
+
+    @abstractmethod
+    def _table_exists(self, cur: Any, table: str) -> bool: ...
+
+    @abstractmethod
+    def _stats_sql(self, table: str, schema: pa.Schema, where: str | None) -> str | None: ...
+
+    def _after_create(self, cur: Any, table: str) -> None:
+        """Dialect extras on a freshly created target (TimescaleDB hypertable)."""
+
+    def _begin(self, cur: Any) -> None:
+        """Start a transaction where the driver does not do it implicitly."""
+
+    def _range_literal(self, value: Any, kind: str) -> str:
+        return str(int(value)) if kind == "int" else self.literal(str(value))
+
+    # --- naming -------------------------------------------------------------------------------
+
+    def _target_name(self, job: JobInfo | None, partition: Partition | None = None) -> str:
+        if partition is not None and partition.spec.get("target_table"):
+            return str(partition.spec["target_table"])
+        s = self.settings
+        name = s.target_table or (s.table if s.table and "," not in s.table else None)
+        if name and not any(ch in name for ch in "*?["):
+            return name
+        if job is not None and job.target_table:
+            return job.target_table
+        if job is not None:
+            return default_table_name(job.source_redacted)
+        if self.url.query.get("table"):
+            return self.url.query["table"]
+        return "colmig_data"
+
+    def _uses_staging(self) -> bool:
+        return self.settings.write_mode == "replace" or self.settings.rollback_on_error
+
+    def _staging(self, target: str, job: JobInfo) -> str:
+        kind = "replace" if self.settings.write_mode == "replace" else "run"
+        return staging_table(target, job.job_id, kind)
+
+    def _keys(self) -> list[str]:
+        return [k.strip() for k in (self.settings.key or "").split(",") if k.strip()]
+
+    # --- contract -----------------------------------------------------------------------------
+
+    def prepare(self, schema: pa.Schema, job: JobInfo, fresh: bool) -> None:
+        target = self._target_name(job)
+        keys = self._keys()
+        missing = [k for k in keys if k not in schema.names]
+        if missing:
+            raise ConfigError(f"-key column(s) {', '.join(missing)} not in the data")
+        with self._guard("prepare"):
+            cur = self.conn.cursor()
+            self._begin(cur)
+            self._ensure_ledger(cur)
+            if fresh:
+                cur.execute(f"DELETE FROM {LEDGER_TABLE} WHERE job_id = {self.literal(job.job_id)}")
+            resumed = self._ledger_count(cur, job) > 0
+            if self.settings.write_mode == "replace":
+                staging = self._staging(target, job)
+                if not resumed or not self._table_exists(cur, staging):
+                    if not resumed:
+                        cur.execute(f"DROP TABLE IF EXISTS {self.quote(staging)}")
+                    if not resumed or not self._table_exists(cur, target):
+                        self._create_table(cur, staging, schema, keys)
+                        self._after_create(cur, staging)
+            else:
+                if self._existing_load_schema(cur, target, schema) is None:
+                    self._create_table(cur, target, schema, keys)
+                    self._after_create(cur, target)
+                if self.settings.rollback_on_error:
+                    staging = self._staging(target, job)
+                    if not resumed:
+                        cur.execute(f"DROP TABLE IF EXISTS {self.quote(staging)}")
+                    if not self._table_exists(cur, staging):
+                        self._create_table(cur, staging, schema, [])
+            self.conn.commit()
+
+    def _ledger_count(self, cur: Any, job: JobInfo) -> int:
+        cur.execute(
+            f"SELECT COUNT(*) FROM {LEDGER_TABLE} WHERE job_id = {self.literal(job.job_id)}"
+        )
+        return int(cur.fetchall()[0][0])
+
+    def write_partition(
+        self,
+        partition: Partition,
+        batches: Iterable[pa.RecordBatch],
+        schema: pa.Schema,
+        job: JobInfo,
+    ) -> WriteResult:
+        target = self._target_name(job, partition)
+        counted = {"rows": 0, "bytes": 0}
+        with self._guard(f"partition {partition.label}"):
+            cur = self.conn.cursor()
+            self._begin(cur)
+            cur.execute(
+                f"SELECT rows_written FROM {LEDGER_TABLE} WHERE job_id = {self.literal(job.job_id)}"
+                f" AND partition_id = {self.literal(partition.id)}"
+            )
+            done = cur.fetchall()
+            if done:
+                self.conn.rollback()
+                return WriteResult(rows=int(done[0][0]), bytes=0)
+            dest = self._staging(target, job) if self._uses_staging() else target
+            load_schema = self._existing_load_schema(cur, dest, schema)
+            if load_schema is None:
+                raise TargetError(f"target table {dest} disappeared during the run", table=dest)
+
+            def stream() -> Iterator[pa.RecordBatch]:
+                for batch in batches:
+                    if batch.num_rows == 0:
+                        continue
+                    counted["rows"] += batch.num_rows
+                    counted["bytes"] += batch.nbytes
+                    yield conform(batch.select(load_schema.names), load_schema)
+
+            if self.settings.write_mode == "upsert" and not self.settings.rollback_on_error:
+                temp = f"colmig_tmp_{partition.id[-12:]}".replace("-", "_")
+                self._create_temp_like(cur, temp, dest)
+                self._load(cur, temp, stream(), load_schema)
+                cur.execute(self._merge_sql(dest, temp, load_schema.names, self._keys()))
+                cur.execute(f"DROP TABLE IF EXISTS {self.quote(temp)}")
+            else:
+                self._load(cur, dest, stream(), load_schema)
+            now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+            cur.execute(
+                f"INSERT INTO {LEDGER_TABLE} (job_id, partition_id, rows_written, committed_at,"
+                f" run_id) VALUES ({self.literal(job.job_id)}, {self.literal(partition.id)},"
+                f" {counted['rows']}, {self.literal(now)}, {self.literal(job.run_id)})"
+            )
+            self.conn.commit()
+        return WriteResult(rows=counted["rows"], bytes=counted["bytes"], outputs=(target,))
+
+    def committed_partitions(self, job: JobInfo) -> set[str] | None:
+        with self._guard("reading the ledger"):
+            cur = self.conn.cursor()
+            self._begin(cur)
+            if not self._table_exists(cur, LEDGER_TABLE):
+                self.conn.rollback()
+                return set()
+            cur.execute(
+                f"SELECT partition_id FROM {LEDGER_TABLE} WHERE job_id = {self.literal(job.job_id)}"
+            )
+            ids = {str(row[0]) for row in cur.fetchall()}
+            self.conn.rollback()
+            return ids
+
+    def finalize(self, job: JobInfo) -> None:
+        if not self._uses_staging():
+            return
+        target = self._target_name(job)
+        staging = self._staging(target, job)
+        with self._guard("finalize"):
+            cur = self.conn.cursor()
+            self._begin(cur)
+            if not self._table_exists(cur, staging):
+                self.conn.rollback()
+                return
+            if self.settings.write_mode == "replace":
+                self._swap(cur, staging, target)
+            else:
+                cols = self._columns_of(cur, staging)
+                if self.settings.write_mode == "upsert":
+                    cur.execute(self._merge_sql(target, staging, cols, self._keys()))
+                else:
+                    names = ", ".join(self.quote(c) for c in cols)
+                    cur.execute(
+                        f"INSERT INTO {self.quote(target)} ({names}) SELECT {names} FROM "
+                        f"{self.quote(staging)}"
+                    )
+                cur.execute(f"DROP TABLE {self.quote(staging)}")
+            self.conn.commit()
+
+    def _columns_of(self, cur: Any, table: str) -> list[str]:
+        cur.execute(f"SELECT * FROM {self.quote(table)} WHERE 1 = 0")
+        cur.fetchall()
+        return [d[0] for d in cur.description]
+
+    def rollback(self, job: JobInfo, partition_ids: Iterable[str] = ()) -> None:
+        """Undo this job's uncommitted work: drop its staging table and forget its ledger rows.
+
+        Only a staged run (-rollback-on-error or replace) can be undone; rows appended directly
+        are already visible and stay."""
+        target = self._target_name(job)
+        with self._guard("rollback"):
+            cur = self.conn.cursor()
+            self._begin(cur)
+            if self._uses_staging():
+                cur.execute(f"DROP TABLE IF EXISTS {self.quote(self._staging(target, job))}")
+                if self._table_exists(cur, LEDGER_TABLE):
+                    cur.execute(
+                        f"DELETE FROM {LEDGER_TABLE} WHERE job_id = {self.literal(job.job_id)}"
+                    )
+            self.conn.commit()
+
+    def partition_stats(
+        self, partition: Partition, schema: pa.Schema, job: JobInfo
+    ) -> dict[str, ColumnStats] | None:
+        spec = dict(partition.spec)
+        column = spec.get("column")
+        if not column or "lo" not in spec or column not in schema.names:
+            return None
+        target = self._target_name(job, partition)
+        where = range_predicate(spec, self.quote, self._range_literal)
+        sql = self._stats_sql(target, schema, where)
+        if sql is None:
+            return None
+        with self._guard("validation"):
+            cur = self.conn.cursor()
+            self._begin(cur)
+            cur.execute(sql)
+            row = cur.fetchall()[0]
+            self.conn.rollback()
+        return stats_from_row(schema, row)
+
+    # --- errors -------------------------------------------------------------------------------
+
+    def _guard(self, what: str) -> _Guard:
+        return _Guard(self, what)
+
+
+def stats_from_row(schema: pa.Schema, row: tuple[Any, ...]) -> dict[str, ColumnStats]:
+    """Decode the row of ``count, nulls_1, sum_1, nulls_2, sum_2, ...`` from ``*_stats_sql``."""
+    from colmig.backends.sql_common import canonical_decimal, canonical_float, stats_kind
+
+    count = int(row[0])
+    out: dict[str, ColumnStats] = {}
+    for index, field in enumerate(schema):
+        kind = stats_kind(field.type)
+        if kind == "none":
+            continue
+        nulls, total = row[1 + 2 * index], row[2 + 2 * index]
+        if kind == "float":
+            out[field.name] = ColumnStats(count, int(nulls), canonical_float(total), True)
+        else:
+            out[field.name] = ColumnStats(count, int(nulls), canonical_decimal(total))
+    return out
+
+
+class _Guard:
+    """Rolls back and turns driver exceptions into typed, redacted colmig errors."""
+
+    def __init__(self, writer: SqlWriter, what: str) -> None:
+        self.writer = writer
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, _tb: Any) -> bool:
+        if exc is None:
+            return False
+        conn = self.writer._conn
+        if conn is not None:
+            try:
+                conn.rollback()
+            except Exception:
+                self.writer._conn = None
+        if isinstance(exc, ColmigError) or not isinstance(exc, Exception):
+            return False
+        message = redact_secrets(str(exc)).strip().splitlines()[0] if str(exc).strip() else ""
+        where = f"{self.writer.dialect} {self.writer.url.redacted}"
+        if any(word in str(exc).lower() for word in _CONNECTION_WORDS):
+            self.writer.close()
+            raise TransientError(
+                f"{self.what}: connection to {where} failed: {message}",
+                url=self.writer.url.redacted,
+            ) from None
+        raise TargetError(
+            f"{self.what}: {where} refused the data: {message}", url=self.writer.url.redacted
+        ) from None
