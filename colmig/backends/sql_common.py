@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute
 
 from colmig.backends.base import Partition
 from colmig.config import Settings
@@ -276,7 +277,13 @@ def _cast(column: pa.Array, to: pa.DataType) -> pa.Array:
         return pa.ExtensionArray.from_storage(to, column.cast(to.storage_type))
     if isinstance(column.type, pa.BaseExtensionType):
         column = column.storage
-    return column.cast(to, safe=False) if pa.types.is_timestamp(to) else column.cast(to)
+    if pa.types.is_timestamp(to):
+        if to.tz and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            # Text timestamps of a zoned column are stored in UTC without an offset.
+            naive = column.cast(pa.timestamp(to.unit))
+            return pa.compute.assume_timezone(naive, "UTC").cast(to)
+        return column.cast(to, safe=False)
+    return column.cast(to)
 
 
 # --- validation -------------------------------------------------------------------------------

@@ -1,0 +1,119 @@
+"""SQLite reader: ADBC streams; declared column types restore the Arrow types written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from colmig.backends.sql_common import TableChoice, quote_ident
+from colmig.backends.sql_reader import SqlReader
+from colmig.backends.sqlite.writer import arrow_type, connect
+from colmig.config import Settings
+from colmig.errors import ConnectionFailedError
+from colmig.urls import URL
+
+
+class SqliteReader(SqlReader):
+    dialect = "sqlite"
+
+    def __init__(self, url: URL, settings: Settings) -> None:
+        super().__init__(url, settings)
+        from pathlib import Path
+
+        if url.path and url.path != ":memory:" and not Path(url.path).exists():
+            raise ConnectionFailedError(f"SQLite database {url.redacted} does not exist")
+
+    def quote(self, name: str) -> str:
+        return quote_ident(name)
+
+    def _open_stream(
+        self, sql: str, batch_rows: int
+    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch], Callable[[], None]]:
+        conn = connect(self.url)
+        cur = conn.cursor()
+        try:
+            cur.execute(sql)
+            reader = cur.fetch_record_batch()
+        except Exception:
+            conn.close()
+            raise
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            _owner = cur
+            yield from reader
+            del _owner
+
+        def close() -> None:
+            try:
+                reader.close()
+                cur.close()
+            finally:
+                conn.close()
+
+        return reader.schema, batches(), close
+
+    def _fetch_all(self, sql: str) -> list[tuple[Any, ...]]:
+        conn = connect(self.url)
+        try:
+            cur = conn.cursor()
+            cur.execute(sql)
+            return [tuple(r) for r in cur.fetchall()]
+        finally:
+            conn.close()
+
+    def _fetch_one(self, sql: str) -> tuple[Any, ...]:
+        row = self._fetch_all(sql)[0]
+        return tuple(_parse_bound(v) for v in row)
+
+    def _list_tables(self) -> list[str]:
+        rows = self._fetch_all(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'colmig\\_%'"
+            " ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY 1"
+        )
+        return [str(r[0]) for r in rows]
+
+    def _primary_key(self, table: str) -> str | None:
+        rows = self._guarded(lambda: self._fetch_all(f"PRAGMA table_info({self.quote(table)})"))
+        keys = [r for r in rows if r[5]]
+        if len(keys) == 1 and (keys[0][2] or "").upper() in {"INTEGER", "BIGINT", "INT"}:
+            return str(keys[0][1])
+        return None
+
+    def _normalize_schema(self, schema: pa.Schema, choice: TableChoice) -> pa.Schema:
+        declared: dict[str, str] = {}
+        if choice.source:
+            rows = self._fetch_all(f"PRAGMA table_info({self.quote(choice.source)})")
+            declared = {str(r[1]): str(r[2] or "") for r in rows}
+        fields = []
+        for field in schema:
+            wanted = arrow_type(declared.get(field.name, ""))
+            t = wanted if wanted is not None else field.type
+            if pa.types.is_null(t):
+                t = pa.string()
+            fields.append(pa.field(field.name, t, True))
+        return pa.schema(fields)
+
+    def _range_literal(self, value: Any, kind: str) -> str:
+        if kind == "int":
+            return str(int(value))
+        # Timestamps are ISO text with a "T"; compare in the same shape.
+        return "'" + str(value).replace(" ", "T").replace("'", "''") + "'"
+
+
+def _parse_bound(value: Any) -> Any:
+    """MIN/MAX of ISO text columns come back as text: make them datetimes to split by time."""
+    import datetime as dt
+
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def open_reader(url: URL, settings: Settings) -> SqliteReader:
+    """Open a SQLite table, list/glob of tables or query as a data source."""
+    return SqliteReader(url, settings)
