@@ -142,6 +142,9 @@ class SqlWriter(Writer):
     @abstractmethod
     def _stats_sql(self, table: str, schema: pa.Schema, where: str | None) -> str | None: ...
 
+    def _drop_temp(self, cur: Any, temp: str) -> None:
+        cur.execute(f"DROP TABLE IF EXISTS {self.quote(temp)}")
+
     def _after_create(self, cur: Any, table: str) -> None:
         """Dialect extras on a freshly created target (TimescaleDB hypertable)."""
 
@@ -182,7 +185,7 @@ class SqlWriter(Writer):
 
     def prepare(self, schema: pa.Schema, job: JobInfo, fresh: bool) -> None:
         target = self._target_name(job)
-        keys = self._keys()
+        keys = self._keys() if self.settings.write_mode == "upsert" else []
         missing = [k for k in keys if k not in schema.names]
         if missing:
             raise ConfigError(f"-key column(s) {', '.join(missing)} not in the data")
@@ -257,7 +260,7 @@ class SqlWriter(Writer):
                 self._create_temp_like(cur, temp, dest)
                 self._load(cur, temp, stream(), load_schema)
                 cur.execute(self._merge_sql(dest, temp, load_schema.names, self._keys()))
-                cur.execute(f"DROP TABLE IF EXISTS {self.quote(temp)}")
+                self._drop_temp(cur, temp)
             else:
                 self._load(cur, dest, stream(), load_schema)
             now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")

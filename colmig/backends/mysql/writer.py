@@ -1,0 +1,270 @@
+"""MySQL/MariaDB writer: ``LOAD DATA LOCAL INFILE`` fed from Arrow, inside the ledger transaction.
+
+Each batch becomes MySQL's default text format (tab separated, backslash escapes, ``\\N`` for
+NULL) built column-wise with pyarrow.compute and written as one buffer to a temp file. InnoDB
+makes LOAD DATA part of the transaction that also inserts the ledger row. When the server
+refuses local infile, rows go in as multi-row INSERTs instead.
+
+Time zones: MySQL has no zoned timestamp that covers years past 2038, so zoned Arrow
+timestamps are stored in ``DATETIME(p)`` as UTC with the column comment ``colmig:utc``;
+sessions run with ``time_zone = '+00:00'`` and reads give UTC-zoned timestamps back.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from colmig.backends.mysql.typemap import check_compatible, create_table_sql
+from colmig.backends.sql_common import LEDGER_TABLE, quote_ident, sql_string, stats_kind
+from colmig.backends.sql_writer import SqlWriter
+from colmig.config import Settings
+from colmig.errors import TargetError
+from colmig.urls import URL
+
+#: Server errors meaning "local infile is disabled" (client or server side).
+_INFILE_REFUSED = {1148, 2068, 3948, 3950, 4166}
+
+
+def connect(url: URL, **extra: Any) -> Any:
+    import pymysql
+
+    return pymysql.connect(
+        host=url.host or "127.0.0.1",
+        port=url.port or 3306,
+        user=url.username or "root",
+        password=url.password or "",
+        database=url.database or None,
+        charset="utf8mb4",
+        autocommit=False,
+        local_infile=True,
+        connect_timeout=10,
+        init_command="SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')",
+        **extra,
+    )
+
+
+def _escape(column: pa.Array) -> pa.Array:
+    for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        column = pc.replace_substring(column, raw, escaped)
+    return column
+
+
+def text_column(column: pa.Array) -> pa.Array:
+    """One column in LOAD DATA's text form (escaped, NULL as \\N), vectorized."""
+    t = column.type
+    if isinstance(t, pa.BaseExtensionType):
+        if t.extension_name == "arrow.uuid":
+            values = [
+                None if v is None else str(uuid.UUID(bytes=v)) for v in column.storage.to_pylist()
+            ]
+            column = pa.array(values, pa.string())
+        else:
+            column = column.storage
+        t = column.type
+    if pa.types.is_boolean(t):
+        column = pc.if_else(column, "1", "0")
+    elif pa.types.is_timestamp(t):
+        if t.tz:
+            # The int64 storage of a zoned timestamp is UTC: drop the zone, keep the instant.
+            column = column.cast(pa.int64()).cast(pa.timestamp(t.unit))
+        column = column.cast(pa.string())
+    elif pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        column = pa.array([None if v is None else v.hex() for v in column.to_pylist()], pa.string())
+    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+        column = _escape(column.cast(pa.string()))
+    else:
+        column = column.cast(pa.string())
+    return column.fill_null("\\N")
+
+
+class MysqlWriter(SqlWriter):
+    dialect = "mysql"
+
+    def __init__(self, url: URL, settings: Settings) -> None:
+        super().__init__(url, settings)
+        self._infile_ok = url.query.get("local_infile", "1") not in {"0", "false"}
+
+    def _connect(self) -> Any:
+        return connect(self.url)
+
+    def quote(self, name: str) -> str:
+        return quote_ident(name, "`")
+
+    def literal(self, value: str) -> str:
+        return sql_string(value, backslash_escapes=True)
+
+    def _ensure_ledger(self, cur: Any) -> None:
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} (job_id VARCHAR(191) NOT NULL,"
+            " partition_id VARCHAR(191) NOT NULL, rows_written BIGINT NOT NULL, committed_at"
+            " DATETIME(6) NOT NULL, run_id VARCHAR(191) NOT NULL, PRIMARY KEY (job_id,"
+            " partition_id)) ENGINE=InnoDB"
+        )
+
+    def _table_exists(self, cur: Any, table: str) -> bool:
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()"
+            f" AND table_name = {self.literal(table)}"
+        )
+        return bool(cur.fetchall()[0][0])
+
+    def _existing_load_schema(self, cur: Any, table: str, schema: pa.Schema) -> pa.Schema | None:
+        if not self._table_exists(cur, table):
+            return None
+        cur.execute(
+            "SELECT column_name, data_type, column_type, is_nullable = 'YES', column_default IS"
+            " NOT NULL OR extra LIKE '%auto_increment%', column_comment FROM"
+            " information_schema.columns WHERE table_schema = DATABASE() AND table_name ="
+            f" {self.literal(table)} ORDER BY ordinal_position"
+        )
+        return check_compatible(schema, [tuple(r) for r in cur.fetchall()], table)
+
+    def _create_table(self, cur: Any, table: str, schema: pa.Schema, keys: list[str]) -> pa.Schema:
+        cur.execute(create_table_sql(table, schema, keys, self.quote))
+        return schema
+
+    def _load(
+        self, cur: Any, table: str, batches: Iterator[pa.RecordBatch], schema: pa.Schema
+    ) -> None:
+        for batch in batches:
+            if self._infile_ok:
+                try:
+                    self._load_infile(cur, table, batch)
+                    continue
+                except Exception as exc:
+                    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+                    if code not in _INFILE_REFUSED:
+                        raise
+                    self._infile_ok = False
+            self._load_inserts(cur, table, batch)
+
+    def _load_infile(self, cur: Any, table: str, batch: pa.RecordBatch) -> None:
+        columns = [text_column(c) for c in batch.columns]
+        rows = pc.binary_join_element_wise(*columns, "\t") if len(columns) > 1 else columns[0]
+        lines = pc.binary_join_element_wise(rows, pa.scalar("", pa.string()), "\n")
+        lines = lines.cast(pa.large_string())
+        offsets = lines.buffers()[1]
+        data = lines.buffers()[2]
+        start, end = (
+            pa.Array.from_buffers(pa.int64(), len(lines) + 1, [None, offsets], offset=lines.offset)
+            .to_numpy()[[0, -1]]
+            .tolist()
+        )
+        targets, sets = [], []
+        for index, field in enumerate(batch.schema):
+            t = field.type
+            if (
+                pa.types.is_binary(t)
+                or pa.types.is_large_binary(t)
+                or pa.types.is_fixed_size_binary(t)
+            ):
+                targets.append(f"@v{index}")
+                sets.append(f"{self.quote(field.name)} = UNHEX(@v{index})")
+            else:
+                targets.append(self.quote(field.name))
+        fd, path = tempfile.mkstemp(prefix="colmig-", suffix=".tsv")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(memoryview(data)[start:end])
+            sql = (
+                f"LOAD DATA LOCAL INFILE {self.literal(path)} INTO TABLE {self.quote(table)}"
+                " CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\'"
+                f" LINES TERMINATED BY '\\n' ({', '.join(targets)})"
+                + (f" SET {', '.join(sets)}" if sets else "")
+            )
+            loaded = cur.execute(sql)
+            # LOCAL implies IGNORE: duplicate keys and bad values become warnings, not errors.
+            warnings = cur.connection.show_warnings() if cur.warning_count else ()
+            if warnings or loaded != batch.num_rows:
+                detail = "; ".join(str(w[2]) for w in warnings[:3]) or "rows were skipped"
+                raise TargetError(
+                    f"table {table}: {loaded} of {batch.num_rows} rows loaded: {detail}",
+                    table=table,
+                )
+        finally:
+            os.unlink(path)
+
+    def _load_inserts(self, cur: Any, table: str, batch: pa.RecordBatch) -> None:
+        names = ", ".join(self.quote(n) for n in batch.schema.names)
+        marks = ", ".join(["%s"] * batch.num_columns)
+        columns = [_python_values(c) for c in batch.columns]
+        rows = list(zip(*columns, strict=True))
+        cur.executemany(f"INSERT INTO {self.quote(table)} ({names}) VALUES ({marks})", rows)
+
+    def _create_temp_like(self, cur: Any, temp: str, table: str) -> None:
+        cur.execute(f"CREATE TEMPORARY TABLE {self.quote(temp)} LIKE {self.quote(table)}")
+
+    def _drop_temp(self, cur: Any, temp: str) -> None:
+        cur.execute(f"DROP TEMPORARY TABLE IF EXISTS {self.quote(temp)}")
+
+    def _merge_sql(self, target: str, source: str, columns: list[str], keys: list[str]) -> str:
+        names = ", ".join(self.quote(c) for c in columns)
+        updates = ", ".join(
+            f"{self.quote(c)} = VALUES({self.quote(c)})" for c in columns if c not in keys
+        ) or ", ".join(f"{self.quote(k)} = {self.quote(k)}" for k in keys)
+        return (
+            f"INSERT INTO {self.quote(target)} ({names}) SELECT {names} FROM {self.quote(source)}"
+            f" ON DUPLICATE KEY UPDATE {updates}"
+        )
+
+    def _swap(self, cur: Any, staging: str, target: str) -> None:
+        # RENAME TABLE swaps atomically; DDL commits on MySQL, so the swap is its own step.
+        if self._table_exists(cur, target):
+            old = f"{staging}_old"
+            cur.execute(f"DROP TABLE IF EXISTS {self.quote(old)}")
+            cur.execute(
+                f"RENAME TABLE {self.quote(target)} TO {self.quote(old)}, {self.quote(staging)}"
+                f" TO {self.quote(target)}"
+            )
+            cur.execute(f"DROP TABLE {self.quote(old)}")
+        else:
+            cur.execute(f"RENAME TABLE {self.quote(staging)} TO {self.quote(target)}")
+
+    def _stats_sql(self, table: str, schema: pa.Schema, where: str | None) -> str | None:
+        parts = ["COUNT(*)"]
+        for field in schema:
+            col = self.quote(field.name)
+            parts.append(f"COUNT(*) - COUNT({col})")
+            parts.append(mysql_checksum_expr(col, stats_kind(field.type)))
+        clause = f" WHERE {where}" if where else ""
+        return f"SELECT {', '.join(parts)} FROM {self.quote(table)}{clause}"
+
+
+def mysql_checksum_expr(col: str, kind: str) -> str:
+    """SQL aggregate of the canonical checksum (see colmig.engine.checksums) of one column."""
+    if kind in ("exact", "bool"):
+        return f"CAST(SUM({col}) AS CHAR)"
+    if kind == "float":
+        return f"SUM({col})"
+    if kind in ("timestamp", "date"):
+        return f"CAST(SUM(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {col})) AS CHAR)"
+    if kind == "time":
+        return f"CAST(SUM(TIME_TO_SEC({col}) * 1000000 + MICROSECOND({col})) AS CHAR)"
+    if kind in ("hash", "hash_bytes"):
+        return f"CAST(SUM(CAST(CONV(SUBSTR(MD5({col}), 1, 15), 16, 10) AS UNSIGNED)) AS CHAR)"
+    return "NULL"
+
+
+def _python_values(column: pa.Array) -> list[Any]:
+    t = column.type
+    if isinstance(t, pa.BaseExtensionType):
+        if t.extension_name == "arrow.uuid":
+            return [
+                None if v is None else str(uuid.UUID(bytes=v)) for v in column.storage.to_pylist()
+            ]
+        return column.storage.to_pylist()
+    if pa.types.is_timestamp(t) and t.tz:
+        return column.cast(pa.int64()).cast(pa.timestamp(t.unit)).to_pylist()
+    return column.to_pylist()
+
+
+def open_writer(url: URL, settings: Settings) -> MysqlWriter:
+    """Open a MySQL/MariaDB table as a data target."""
+    return MysqlWriter(url, settings)
