@@ -67,22 +67,22 @@ class PostgresReader(SqlReader):
     def _fetch_one(self, sql: str) -> tuple[Any, ...]:
         conn = connect(self.url)
         try:
-            cur = conn.cursor()
-            cur.execute(sql)
-            return tuple(cur.fetchall()[0])
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return tuple(cur.fetchall()[0])
         finally:
             conn.close()
 
     def _list_tables(self) -> list[str]:
         conn = connect(self.url)
         try:
-            cur = conn.cursor()
-            cur.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema ="
-                " current_schema() AND table_type = 'BASE TABLE' AND table_name NOT LIKE"
-                " 'colmig\\_%' ORDER BY 1"
-            )
-            return [r[0] for r in cur.fetchall()]
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema ="
+                    " current_schema() AND table_type = 'BASE TABLE' AND table_name NOT LIKE"
+                    " 'colmig\\_%' ORDER BY 1"
+                )
+                return [r[0] for r in cur.fetchall()]
         finally:
             conn.close()
 
@@ -106,9 +106,9 @@ class PostgresReader(SqlReader):
         def run() -> list[tuple[Any, ...]]:
             conn = connect(self.url)
             try:
-                cur = conn.cursor()
-                cur.execute(sql)
-                return [tuple(r) for r in cur.fetchall()]
+                with conn.cursor() as cur:
+                    cur.execute(sql)
+                    return [tuple(r) for r in cur.fetchall()]
             finally:
                 conn.close()
 

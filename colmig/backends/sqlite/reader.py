@@ -57,9 +57,9 @@ class SqliteReader(SqlReader):
     def _fetch_all(self, sql: str) -> list[tuple[Any, ...]]:
         conn = connect(self.url)
         try:
-            cur = conn.cursor()
-            cur.execute(sql)
-            return [tuple(r) for r in cur.fetchall()]
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return [tuple(r) for r in cur.fetchall()]
         finally:
             conn.close()
 
@@ -80,6 +80,22 @@ class SqliteReader(SqlReader):
         if len(keys) == 1 and (keys[0][2] or "").upper() in {"INTEGER", "BIGINT", "INT"}:
             return str(keys[0][1])
         return None
+
+    def _schema_of(self, choice: TableChoice) -> pa.Schema:
+        if choice.source:
+            return super()._schema_of(choice)
+
+        # A query has no declared types: ADBC infers them from rows, so probe real rows.
+        def probe() -> pa.Schema:
+            sql = f"SELECT * FROM {self._from(choice)} LIMIT 10000"
+            schema, batches, close = self._open_stream(sql, 10000)
+            try:
+                first = next(iter(batches), None)
+            finally:
+                close()
+            return self._normalize_schema(first.schema if first is not None else schema, choice)
+
+        return self._guarded(probe)  # type: ignore[no-any-return]
 
     def _normalize_schema(self, schema: pa.Schema, choice: TableChoice) -> pa.Schema:
         declared: dict[str, str] = {}
