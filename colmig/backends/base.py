@@ -246,6 +246,9 @@ class Writer(ABC):
     def finalize(self, job: JobInfo) -> None:  # noqa: B027 - optional hook
         """Run once in the coordinator after every partition committed (e.g. replace swap)."""
 
+    def rollback(self, job: JobInfo, partition_ids: Iterable[str]) -> None:  # noqa: B027
+        """Undo what this job staged (-rollback-on-error); called instead of ``finalize``."""
+
     def partition_stats(
         self, partition: Partition, schema: pa.Schema, job: JobInfo
     ) -> dict[str, ColumnStats] | None:

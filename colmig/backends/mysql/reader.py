@@ -31,6 +31,12 @@ class MysqlReader(SqlReader):
     def quote(self, name: str) -> str:
         return quote_ident(name, "`")
 
+    def schema(self) -> pa.Schema:
+        if self._schema is None:
+            # connectorx retries a refused connection for ~30 s; pymysql fails at once.
+            self._fetch_all("SELECT 1")
+        return super().schema()
+
     def _open_stream(
         self, sql: str, batch_rows: int
     ) -> tuple[pa.Schema, Iterator[pa.RecordBatch], Callable[[], None]]:
