@@ -45,7 +45,9 @@ def connect(url: URL, **extra: Any) -> Any:
         autocommit=False,
         local_infile=True,
         connect_timeout=10,
-        init_command="SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')",
+        init_command=(
+            "SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')"
+        ),
         **extra,
     )
 
