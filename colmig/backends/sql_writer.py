@@ -74,6 +74,7 @@ class SqlWriter(Writer):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_conn"] = None
+        state.pop("_cursors", None)
         return state
 
     @property
@@ -90,11 +91,26 @@ class SqlWriter(Writer):
                 ) from None
         return self._conn
 
+    def _cursor(self) -> Any:
+        """A cursor of the shared connection; ADBC will not close a connection with open ones."""
+        for old in self.__dict__.pop("_cursors", []):
+            with contextlib.suppress(Exception):
+                old.close()
+        cur = self.conn.cursor()
+        self.__dict__["_cursors"] = [cur]
+        return cur
+
     def close(self) -> None:
+        for old in self.__dict__.pop("_cursors", []):
+            with contextlib.suppress(Exception):
+                old.close()
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
+
+    def __del__(self) -> None:
+        self.close()
 
     def describe(self) -> str:
         return f"{self.dialect} table {self._target_name(None)} at {self.url.redacted}"
@@ -190,7 +206,7 @@ class SqlWriter(Writer):
         if missing:
             raise ConfigError(f"-key column(s) {', '.join(missing)} not in the data")
         with self._guard("prepare"):
-            cur = self.conn.cursor()
+            cur = self._cursor()
             self._begin(cur)
             self._ensure_ledger(cur)
             if fresh:
@@ -232,7 +248,7 @@ class SqlWriter(Writer):
         target = self._target_name(job, partition)
         counted = {"rows": 0, "bytes": 0}
         with self._guard(f"partition {partition.label}"):
-            cur = self.conn.cursor()
+            cur = self._cursor()
             self._begin(cur)
             cur.execute(
                 f"SELECT rows_written FROM {LEDGER_TABLE} WHERE job_id = {self.literal(job.job_id)}"
@@ -274,7 +290,7 @@ class SqlWriter(Writer):
 
     def committed_partitions(self, job: JobInfo) -> set[str] | None:
         with self._guard("reading the ledger"):
-            cur = self.conn.cursor()
+            cur = self._cursor()
             self._begin(cur)
             if not self._table_exists(cur, LEDGER_TABLE):
                 self.conn.rollback()
@@ -292,7 +308,7 @@ class SqlWriter(Writer):
         target = self._target_name(job)
         staging = self._staging(target, job)
         with self._guard("finalize"):
-            cur = self.conn.cursor()
+            cur = self._cursor()
             self._begin(cur)
             if not self._table_exists(cur, staging):
                 self.conn.rollback()
@@ -324,7 +340,7 @@ class SqlWriter(Writer):
         are already visible and stay."""
         target = self._target_name(job)
         with self._guard("rollback"):
-            cur = self.conn.cursor()
+            cur = self._cursor()
             self._begin(cur)
             if self._uses_staging():
                 cur.execute(f"DROP TABLE IF EXISTS {self.quote(self._staging(target, job))}")
@@ -347,7 +363,7 @@ class SqlWriter(Writer):
         if sql is None:
             return None
         with self._guard("validation"):
-            cur = self.conn.cursor()
+            cur = self._cursor()
             self._begin(cur)
             cur.execute(sql)
             row = cur.fetchall()[0]

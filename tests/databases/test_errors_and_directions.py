@@ -94,3 +94,38 @@ def test_postgres_to_parquet_streams_arrow(pg_url: str, tmp_path: object) -> Non
                 out.write_batch(batch)
     table = pq.read_table(path)
     assert table.num_rows == 3000 and table.schema.field("ts").type == pa.timestamp("us", "UTC")
+
+
+@pytest.mark.postgres
+def test_connection_killed_mid_load_leaves_no_partial_partition(pg_url: str) -> None:
+    import adbc_driver_postgresql.dbapi as pg
+
+    from colmig.backends.base import Partition
+    from colmig.backends.postgres.writer import adbc_uri
+    from colmig.urls import parse
+
+    settings = Settings(table="cut")
+    data = series_table(4000)
+    writer = open_writer(pg_url, settings)
+    job = JobInfo("cut", "r", "x")
+    writer.prepare(data.schema, job, False)
+
+    def batches_then_kill():  # type: ignore[no-untyped-def]
+        yield from data.slice(0, 1000).to_batches()
+        with pg.connect(adbc_uri(parse(pg_url)), autocommit=True) as admin:
+            with admin.cursor() as cur:
+                cur.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname ="
+                    " current_database() AND pid <> pg_backend_pid()"
+                )
+                cur.fetchall()
+        yield from data.slice(1000).to_batches()
+
+    with pytest.raises((TransientError, TargetError)) as info:
+        writer.write_partition(Partition("p0", "all"), batches_then_kill(), data.schema, job)
+    assert "colmig-s3cret" not in str(info.value)
+    assert writer.committed_partitions(job) == set()
+    assert read_all(open_reader(pg_url, settings)).num_rows == 0
+    # The engine retries the partition: a new connection, the whole partition, once.
+    writer.write_partition(Partition("p0", "all"), data.to_batches(), data.schema, job)
+    assert read_all(open_reader(pg_url, settings)).num_rows == 4000

@@ -98,7 +98,7 @@ class PostgresWriter(SqlWriter):
         if column not in schema.names:
             raise TargetError(f"-hypertable {column}: no such column in the data")
         with self._guard("checking TimescaleDB"):
-            cur = self.conn.cursor()
+            cur = self._cursor()
             cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
             present = bool(cur.fetchall())
             self.conn.rollback()
