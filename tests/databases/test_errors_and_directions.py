@@ -112,13 +112,13 @@ def test_connection_killed_mid_load_leaves_no_partial_partition(pg_url: str) -> 
 
     def batches_then_kill():  # type: ignore[no-untyped-def]
         yield from data.slice(0, 1000).to_batches()
-        with pg.connect(adbc_uri(parse(pg_url)), autocommit=True) as admin:
-            with admin.cursor() as cur:
-                cur.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname ="
-                    " current_database() AND pid <> pg_backend_pid()"
-                )
-                cur.fetchall()
+        admin = pg.connect(adbc_uri(parse(pg_url)), autocommit=True)
+        with admin, admin.cursor() as cur:
+            cur.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname ="
+                " current_database() AND pid <> pg_backend_pid()"
+            )
+            cur.fetchall()
         yield from data.slice(1000).to_batches()
 
     with pytest.raises((TransientError, TargetError)) as info:
