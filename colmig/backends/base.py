@@ -246,8 +246,14 @@ class Writer(ABC):
     def finalize(self, job: JobInfo) -> None:  # noqa: B027 - optional hook
         """Run once in the coordinator after every partition committed (e.g. replace swap)."""
 
-    def rollback(self, job: JobInfo, partition_ids: Iterable[str]) -> None:  # noqa: B027
-        """Undo what this job staged (-rollback-on-error); called instead of ``finalize``."""
+    def rollback(self, job: JobInfo, partition_ids: Iterable[str]) -> None:
+        """Undo what this run committed (-rollback-on-error); called instead of ``finalize``.
+
+        Afterwards the target must hold what it held before the run. A writer that cannot do
+        that keeps this default, which refuses loudly rather than pretending to roll back."""
+        from colmig.errors import TargetError
+
+        raise TargetError(f"{self.describe()} cannot roll back this run's partitions")
 
     def partition_stats(
         self, partition: Partition, schema: pa.Schema, job: JobInfo
