@@ -164,7 +164,7 @@ def generate(out: Path, rows: int = DEFAULT_ROWS, seed: int = SEED) -> dict[str,
         stale.unlink()
     fleet = sensors(seed)
     per_file = [rows // FILES + (1 if i < rows % FILES else 0) for i in range(FILES)]
-    kept = 0
+    kept, kept_value, kept_seconds = 0, 0.0, 0
     days: dict[str, int] = {}
     files = []
     for index, count in enumerate(per_file):
@@ -172,7 +172,10 @@ def generate(out: Path, rows: int = DEFAULT_ROWS, seed: int = SEED) -> dict[str,
         path = csv_dir / f"part-{index:02d}.csv"
         write_csv(table, path)
         files.append({"name": path.name, "rows": count, "bytes": path.stat().st_size})
-        kept += pc.sum(pc.greater_equal(table["quality"], QUALITY_CUTOFF)).as_py() or 0
+        passed = table.filter(pc.greater_equal(table["quality"], QUALITY_CUTOFF))
+        kept += passed.num_rows
+        kept_value += pc.sum(passed["value"]).as_py() or 0.0
+        kept_seconds += pc.sum(passed["timestamp"]).as_py() or 0
         day = pc.divide(table["timestamp"], SECONDS_PER_DAY)
         for entry in pc.value_counts(day).to_pylist():
             key = str(np.datetime64(int(entry["values"]), "D"))
@@ -185,6 +188,9 @@ def generate(out: Path, rows: int = DEFAULT_ROWS, seed: int = SEED) -> dict[str,
         "files": files,
         "bytes": sum(int(f["bytes"]) for f in files),
         "rows_quality_ge_0_8": kept,
+        # sums over those rows, to check a transform's output beyond its row count
+        "sum_value_quality_ge_0_8": kept_value,
+        "sum_timestamp_quality_ge_0_8": kept_seconds,
         "rows_per_day": dict(sorted(days.items())),
     }
     (root / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
