@@ -1,0 +1,3 @@
+DROP VIEW sensor_data_public;
+ALTER TABLE sensor_data DROP COLUMN device_location;
+ALTER TABLE sensor_data DROP COLUMN owner_email;

@@ -1,0 +1,1 @@
+DROP PROCEDURE sensor_data_purge;

@@ -1,0 +1,2 @@
+DROP FUNCTION mask_email(text);
+DROP FUNCTION sensor_data_purge(interval);

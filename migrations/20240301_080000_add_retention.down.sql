@@ -1,0 +1,1 @@
+-- Nothing to undo on SQLite and DuckDB (see the .up.sql file).

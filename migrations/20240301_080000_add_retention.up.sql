@@ -1,0 +1,3 @@
+-- Retention of old readings runs as a database routine on PostgreSQL and MySQL/MariaDB
+-- (see the .postgres.sql and .mysql.sql variants). SQLite and DuckDB have no stored
+-- procedures: there a scheduled job deletes old rows, so this migration does nothing.
