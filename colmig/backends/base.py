@@ -95,13 +95,25 @@ class SchemaTarget(ABC):
         (down). With transactional DDL the statements and the bookkeeping commit together.
         Without it the row is written dirty first and cleaned after the last statement, so a
         failure leaves it dirty. Raises MigrationFailedError naming the failing statement.
+
+        Precisely: ``statements`` are already split (one statement each, no terminator) and run
+        in order. ``record`` has the keys version, description, checksum, applied_at,
+        duration_ms, applied_by, dirty; read its values when the row is written (after the
+        statements), because ``duration_ms`` is computed live by the runner. The raised
+        MigrationFailedError carries the fields ``statement_index`` (0-based index into
+        ``statements``) and ``cause`` (the driver's one-line message, no credentials); the
+        runner turns them into "file:line: cause".
         """
 
     @abstractmethod
     def set_version(
         self, migrations_table: str, record: Mapping[str, Any] | None, remove_versions: list[str]
     ) -> None:
-        """Force bookkeeping without running SQL (``force``)."""
+        """Force bookkeeping without running SQL (``force``).
+
+        Inserts ``record`` (or replaces the row with the same version) and deletes the rows of
+        ``remove_versions``, in one transaction where possible. The runner calls it once per
+        row it marks, then once with ``record=None`` for the rows it removes."""
 
     @abstractmethod
     def write_audit(self, entry: Mapping[str, Any]) -> None:
@@ -207,6 +219,11 @@ class Reader(ABC):
 
         Raises SourceDataError naming the file/line/column for malformed input."""
 
+    def drain_rejects(self) -> list[tuple[str, str]]:
+        """Malformed source rows set aside since the last call (``-on-error skip|reject``), as
+        (reason naming file:line, raw text). Readers that never skip rows return []."""
+        return []
+
     def describe(self) -> str:
         """A one-line redacted description for logs and plans."""
         return type(self).__name__
@@ -238,6 +255,18 @@ class Writer(ABC):
         """Write all of ``batches`` for ``partition`` and commit them atomically (see module doc).
 
         Runs in a worker process. ``schema`` is the schema every batch has."""
+
+    def cleanup(self, job: JobInfo, planned: Iterable[str], committed: set[str]) -> int:
+        """Remove leftovers of planned partitions not in ``committed`` (coordinator, before any
+        partition runs); returns how many objects were removed. Writers whose partitions commit
+        transactionally have nothing to clean."""
+        return 0
+
+    def target_stats(self, schema: pa.Schema, job: JobInfo) -> dict[str, ColumnStats] | None:
+        """Statistics of everything the target holds for ``job`` (a whole table), or None.
+
+        Used by ``-validate`` when ``partition_stats`` cannot isolate one partition's rows."""
+        return None
 
     def committed_partitions(self, job: JobInfo) -> set[str] | None:
         """Partition ids the target itself knows are committed, or None if it keeps no ledger."""

@@ -1,0 +1,325 @@
+"""File formats and compression: detection, schema sniffing and batch streams.
+
+Every function here reads one file (or one byte range of it) and yields Arrow record batches;
+nothing holds a whole file in memory except JSON array files, which have no streaming form.
+"""
+
+from __future__ import annotations
+
+import io
+import lzma
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from colmig.errors import ConfigError, SourceDataError
+
+FORMATS = ("csv", "tsv", "jsonl", "json", "parquet", "arrow")
+_EXTENSIONS = {
+    "csv": "csv",
+    "txt": "csv",
+    "tsv": "tsv",
+    "tab": "tsv",
+    "jsonl": "jsonl",
+    "ndjson": "jsonl",
+    "json": "json",
+    "parquet": "parquet",
+    "pq": "parquet",
+    "arrow": "arrow",
+    "feather": "arrow",
+    "ipc": "arrow",
+}
+_COMPRESSIONS = {
+    "gz": "gzip",
+    "gzip": "gzip",
+    "zst": "zstd",
+    "zstd": "zstd",
+    "bz2": "bz2",
+    "xz": "xz",
+}
+_FORMAT_ALIASES = {"ndjson": "jsonl", "feather": "arrow", "ipc": "arrow", "json_lines": "jsonl"}
+CSV_BLOCK = 8 << 20
+SNIFF_BLOCK = 1 << 20
+
+
+def detect(
+    path: str, forced_format: str | None, forced_compression: str | None
+) -> tuple[str, str | None]:
+    """(format, compression) of ``path`` from its extensions unless forced."""
+    name = path.rsplit("/", 1)[-1].lower()
+    parts = name.split(".")
+    compression = None
+    if len(parts) > 1 and parts[-1] in _COMPRESSIONS:
+        compression = _COMPRESSIONS[parts[-1]]
+        parts = parts[:-1]
+    if forced_compression:
+        compression = (
+            None if forced_compression == "none" else _COMPRESSIONS.get(forced_compression)
+        )
+        if compression is None and forced_compression != "none":
+            raise ConfigError(
+                f"unknown compression {forced_compression!r}; use gz, zst, bz2, xz or none"
+            )
+    if forced_format:
+        fmt = _FORMAT_ALIASES.get(forced_format.lower(), forced_format.lower())
+        if fmt not in FORMATS:
+            raise ConfigError(f"unknown format {forced_format!r}; formats: {', '.join(FORMATS)}")
+        return fmt, compression
+    ext = parts[-1] if len(parts) > 1 else ""
+    fmt = _EXTENSIONS.get(ext)
+    if fmt is None:
+        raise ConfigError(
+            f"{path}: cannot tell the format from the extension {('.' + ext) if ext else '(none)'};"
+            f" add ?format=csv|tsv|jsonl|json|parquet|arrow to the URL or -format"
+        )
+    return fmt, compression
+
+
+def is_data_file(path: str) -> bool:
+    """True for names colmig would read in a directory (not hidden, not _SUCCESS or temp)."""
+    name = path.rsplit("/", 1)[-1]
+    if name.startswith((".", "_")) or name.endswith((".tmp", ".crc")):
+        return False
+    lowered = name.lower().split(".")
+    if len(lowered) > 1 and lowered[-1] in _COMPRESSIONS:
+        lowered = lowered[:-1]
+    return len(lowered) > 1 and lowered[-1] in _EXTENSIONS
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How CSV/TSV files are parsed (from flags or the URL query)."""
+
+    delimiter: str | None = None
+    header: bool = True
+    null_values: tuple[str, ...] | None = None
+    timestamp_format: str | None = None
+
+    def parse_options(
+        self, fmt: str, invalid_row_handler: Callable[[Any], str] | None
+    ) -> pacsv.ParseOptions:
+        delimiter = self.delimiter or ("\t" if fmt == "tsv" else ",")
+        if delimiter in ("\\t", "tab"):
+            delimiter = "\t"
+        return pacsv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=invalid_row_handler
+        )
+
+    def convert_options(self, column_types: dict[str, pa.DataType] | None) -> pacsv.ConvertOptions:
+        kwargs: dict[str, Any] = {}
+        if self.null_values is not None:
+            kwargs["null_values"] = list(self.null_values)
+            kwargs["strings_can_be_null"] = True
+        else:
+            kwargs["strings_can_be_null"] = True
+        if self.timestamp_format:
+            kwargs["timestamp_parsers"] = [self.timestamp_format, pacsv.ISO8601]
+        if column_types:
+            kwargs["column_types"] = column_types
+        return pacsv.ConvertOptions(**kwargs)
+
+
+@dataclass
+class BadRows:
+    """Malformed CSV rows seen while reading (for -on-error skip|reject)."""
+
+    mode: str
+    rows: list[tuple[int | None, str]] = field(default_factory=list)
+
+    def handler(self, row: Any) -> str:
+        self.rows.append((row.number, row.text))
+        return "skip" if self.mode in ("skip", "reject") else "error"
+
+
+def open_binary(
+    fs: Any, path: str, compression: str | None, start: int = 0, end: int | None = None
+) -> Any:
+    """A readable binary stream of ``path`` (decompressed), or of bytes [start, end) by lines."""
+    raw = fs.open(path, "rb", block_size=CSV_BLOCK)
+    if start or end is not None:
+        return _LineRange(raw, start, end)
+    if compression is None:
+        return raw
+    if compression == "xz":
+        return lzma.open(raw, "rb")
+    return pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), compression)
+
+
+class _LineRange(io.RawIOBase):
+    """Bytes of whole lines starting in [start, end): the line running across ``start`` belongs
+    to the previous range, the line running across ``end`` to this one."""
+
+    def __init__(self, raw: Any, start: int, end: int | None) -> None:
+        self.raw = raw
+        self.end = end
+        if start > 0:
+            raw.seek(start - 1)
+            if raw.read(1) != b"\n":
+                raw.readline()
+        else:
+            raw.seek(0)
+        self.pos = raw.tell()
+        self.done = False
+        self.tail = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.done:
+            return 0
+        want = len(buffer)
+        if self.end is not None and self.pos >= self.end:
+            # Past the range: finish the current line only.
+            line = self.raw.readline()
+            self.done = True
+            n = len(line)
+            buffer[:n] = line
+            return n
+        if self.end is not None:
+            want = min(want, self.end - self.pos)
+        chunk = self.raw.read(want)
+        if not chunk:
+            self.done = True
+            return 0
+        n = len(chunk)
+        buffer[:n] = chunk
+        self.pos += n
+        if self.end is not None and self.pos >= self.end and chunk[-1:] == b"\n":
+            self.done = True
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+def csv_stream(
+    stream: Any,
+    fmt: str,
+    options: CsvOptions,
+    column_names: list[str] | None,
+    column_types: dict[str, pa.DataType] | None,
+    bad_rows: BadRows | None,
+    block_size: int = CSV_BLOCK,
+) -> pacsv.CSVStreamingReader:
+    """A streaming CSV reader; ``column_names`` given means the stream has no header line."""
+    if column_names is not None:
+        read = pacsv.ReadOptions(
+            column_names=column_names, block_size=block_size, use_threads=False
+        )
+    elif options.header:
+        read = pacsv.ReadOptions(block_size=block_size, use_threads=False)
+    else:
+        read = pacsv.ReadOptions(
+            autogenerate_column_names=True, block_size=block_size, use_threads=False
+        )
+    handler = bad_rows.handler if bad_rows is not None else None
+    return pacsv.open_csv(
+        stream,
+        read_options=read,
+        parse_options=options.parse_options(fmt, handler),
+        convert_options=options.convert_options(column_types),
+    )
+
+
+def sniff_schema(
+    fs: Any, path: str, fmt: str, compression: str | None, options: CsvOptions
+) -> pa.Schema:
+    """The schema of one file, reading at most about a megabyte of it (all of a JSON array)."""
+    if fmt == "parquet":
+        with fs.open(path, "rb") as f:
+            return pq.ParquetFile(f).schema_arrow
+    if fmt == "arrow":
+        with fs.open(path, "rb") as f:
+            return _open_ipc(f).schema
+    with open_binary(fs, path, compression) as stream:
+        if fmt in ("csv", "tsv"):
+            reader = csv_stream(stream, fmt, options, None, None, None, block_size=SNIFF_BLOCK)
+            schema = reader.schema
+            if options.header is False:
+                schema = pa.schema([f.with_name(_generated_name(i)) for i, f in enumerate(schema)])
+            return schema
+        if fmt == "jsonl":
+            return pajson.open_json(
+                stream, read_options=pajson.ReadOptions(block_size=SNIFF_BLOCK)
+            ).schema
+        return _read_json_array(stream, path).schema
+
+
+def _generated_name(index: int) -> str:
+    return f"column_{index + 1}"
+
+
+def _open_ipc(f: Any) -> Any:
+    try:
+        return pa.ipc.open_file(f)
+    except pa.ArrowInvalid:
+        f.seek(0)
+        return pa.ipc.open_stream(f)
+
+
+def _read_json_array(stream: Any, path: str) -> pa.Table:
+    import polars as pl
+
+    try:
+        frame = pl.read_json(stream.read())
+    except Exception as exc:
+        raise SourceDataError(
+            f"{path}: not a JSON array of objects: {str(exc).splitlines()[0]}"
+        ) from None
+    return frame.to_arrow()
+
+
+def iter_batches(
+    fs: Any,
+    path: str,
+    fmt: str,
+    compression: str | None,
+    options: CsvOptions,
+    spec: dict[str, Any],
+    file_schema: pa.Schema,
+    bad_rows: BadRows | None,
+) -> Iterator[pa.RecordBatch]:
+    """Batches of one partition of one file, in the file's own column types."""
+    if fmt == "parquet":
+        with fs.open(path, "rb") as f:
+            pf = pq.ParquetFile(f)
+            groups = spec.get("row_groups")
+            yield from pf.iter_batches(batch_size=1 << 17, row_groups=groups, use_threads=False)
+        return
+    if fmt == "arrow":
+        with fs.open(path, "rb") as f:
+            reader = _open_ipc(f)
+            if isinstance(reader, pa.ipc.RecordBatchFileReader):
+                for i in range(reader.num_record_batches):
+                    yield reader.get_batch(i)
+            else:
+                yield from reader
+        return
+    start, end = spec.get("start", 0), spec.get("end")
+    if fmt in ("csv", "tsv"):
+        types = {f.name: f.type for f in file_schema}
+        # A range after the first starts mid-file, without the header line.
+        names = list(file_schema.names) if (start > 0 or not options.header) else None
+        with open_binary(fs, path, compression, start, end) as stream:
+            reader = csv_stream(stream, fmt, options, names, types, bad_rows)
+            yield from reader
+        return
+    with open_binary(fs, path, compression) as stream:
+        if fmt == "jsonl":
+            explicit = pajson.ParseOptions(
+                explicit_schema=file_schema, unexpected_field_behavior="ignore"
+            )
+            yield from pajson.open_json(
+                stream,
+                read_options=pajson.ReadOptions(block_size=CSV_BLOCK),
+                parse_options=explicit,
+            )
+        else:
+            yield from _read_json_array(stream, path).to_batches()

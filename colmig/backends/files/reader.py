@@ -1,0 +1,442 @@
+"""Read files and object storage (file://, s3://, gs://, az://, memory://) as Arrow batches.
+
+The source URL names a file, a directory (read recursively unless ``-no-recursive``), a glob
+(``data/*.csv.gz``) or an object prefix. Hive-style directories (``day=2024-03-01/``) become
+columns. A partition is one file, a range of row groups of a large Parquet file, or a byte
+range of a large uncompressed CSV file, so big inputs spread over the workers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from colmig.backends.base import Capabilities, Partition, Reader
+from colmig.backends.files import fs as fsmod
+from colmig.backends.files.diagnose import bad_lines
+from colmig.backends.files.formats import (
+    BadRows,
+    CsvOptions,
+    detect,
+    is_data_file,
+    iter_batches,
+    sniff_schema,
+)
+from colmig.backends.files.unify import unify
+from colmig.backends.sql_common import short_hash
+from colmig.config import Settings
+from colmig.errors import ColmigError, ConfigError, SourceDataError
+from colmig.urls import URL
+
+#: Uncompressed CSV files larger than this are split into byte ranges of CSV_RANGE bytes.
+CSV_SPLIT = 256 << 20
+CSV_RANGE = 128 << 20
+#: Parquet files are split into sets of row groups of about this many rows.
+PARQUET_ROWS = 2_000_000
+_GLOB = re.compile(r"[*?\[]")
+_CONVERSION = re.compile(r"In CSV column #(\d+): .*?invalid value '(.*)'", re.S)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file of the source, with what planning learned about it."""
+
+    path: str
+    shown: str
+    size: int
+    format: str
+    compression: str | None
+    hive: tuple[tuple[str, str], ...]
+
+
+class FileReader(Reader):
+    """Files under one URL, unified into one schema."""
+
+    capabilities = Capabilities(partitionable=True)
+
+    def __init__(self, url: URL, settings: Settings) -> None:
+        self.url = url
+        self.settings = settings
+        self.fs, self.root = fsmod.filesystem(url)
+        query = url.query
+        nulls = query.get("null_values", settings.null_values)
+        header = query.get("header")
+        self.csv = CsvOptions(
+            delimiter=query.get("delimiter", settings.delimiter),
+            header=settings.header if header is None else header.lower() in ("1", "true", "yes"),
+            null_values=tuple(nulls.split(",")) if nulls is not None else None,
+            timestamp_format=query.get("timestamp_format", settings.timestamp_format),
+        )
+        self.forced_format = query.get("format", settings.format)
+        self.forced_compression = query.get("compression")
+        self._files: list[InputFile] | None = None
+        self._file_schemas: dict[str, pa.Schema] = {}
+        self._schema: pa.Schema | None = None
+        self._hive_types: dict[str, pa.DataType] = {}
+        self._rejects: list[tuple[str, str]] = []
+
+    def describe(self) -> str:
+        return f"files {self.url.redacted}"
+
+    def _shown(self, path: str) -> str:
+        return fsmod.display(self.url, self.fs, path)
+
+    # --- listing ------------------------------------------------------------------------------
+
+    def files(self) -> list[InputFile]:
+        """Every input file, sorted by path."""
+        if self._files is None:
+            self._files = self._list()
+        return self._files
+
+    def _list(self) -> list[InputFile]:
+        where = self.url.redacted
+        try:
+            if _GLOB.search(self.root):
+                base = self.root[: _GLOB.search(self.root).start()].rsplit("/", 1)[0]  # type: ignore[union-attr]
+                paths = [p for p in self.fs.glob(self.root) if not self.fs.isdir(p)]
+                paths = [p for p in paths if is_data_file(p) or self.forced_format]
+            elif self.fs.isdir(self.root):
+                base = self.root
+                if self.settings.recursive:
+                    paths = self.fs.find(self.root)
+                else:
+                    paths = [
+                        p["name"] for p in self.fs.ls(self.root, detail=True) if p["type"] == "file"
+                    ]
+                paths = [p for p in paths if is_data_file(p)]
+            elif self.fs.exists(self.root):
+                base = self.root.rsplit("/", 1)[0]
+                paths = [self.root]
+            else:
+                raise ConfigError(f"source not found: {where}")
+            details = self._sizes(paths)
+        except ColmigError:
+            raise
+        except Exception as exc:
+            raise fsmod.classify(exc, f"cannot list {where}") from None
+        if not paths:
+            raise ConfigError(f"no data files found at {where} (looked for {_EXAMPLES})")
+        out = []
+        for path in sorted(paths):
+            fmt, compression = detect(path, self.forced_format, self.forced_compression)
+            out.append(
+                InputFile(
+                    path=path,
+                    shown=self._shown(path),
+                    size=details.get(path, 0),
+                    format=fmt,
+                    compression=compression,
+                    hive=_hive_parts(base, path),
+                )
+            )
+        self._check_hive(out)
+        return out
+
+    def _sizes(self, paths: list[str]) -> dict[str, int]:
+        if self.url.scheme == "file":
+            import os
+
+            return {p: os.path.getsize(p) for p in paths}
+        out = {}
+        for p in paths:
+            info = self.fs.info(p)
+            out[p] = int(info.get("size") or 0)
+        return out
+
+    def _check_hive(self, files: list[InputFile]) -> None:
+        keys = {tuple(k for k, _ in f.hive) for f in files}
+        if len(keys) != 1:
+            # Not a consistent hive layout: no partition columns.
+            self._files_hive_off = True
+            for i, f in enumerate(files):
+                files[i] = InputFile(f.path, f.shown, f.size, f.format, f.compression, ())
+            return
+        values: dict[str, list[str]] = {}
+        for f in files:
+            for key, value in f.hive:
+                values.setdefault(key, []).append(value)
+        for key, seen in values.items():
+            numeric = all(re.fullmatch(r"-?\d{1,18}", v) for v in seen)
+            self._hive_types[key] = pa.int64() if numeric else pa.string()
+
+    # --- schema -------------------------------------------------------------------------------
+
+    def schema(self) -> pa.Schema:
+        if self._schema is None:
+            files = self.files()
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                schemas = list(pool.map(self._sniff, files))
+            self._file_schemas = {f.path: s for f, s in zip(files, schemas, strict=True)}
+            unified = unify([(f.shown, s) for f, s in zip(files, schemas, strict=True)])
+            for key, kind in self._hive_types.items():
+                if key not in unified.names:
+                    unified = unified.append(pa.field(key, kind))
+            self._schema = unified
+        return self._schema
+
+    def _sniff(self, f: InputFile) -> pa.Schema:
+        try:
+            return sniff_schema(self.fs, f.path, f.format, f.compression, self.csv)
+        except ColmigError:
+            raise
+        except (pa.ArrowInvalid, UnicodeDecodeError, OSError, EOFError) as exc:
+            if isinstance(exc, OSError) and not isinstance(exc, (pa.ArrowException,)):
+                if "not a gzip" not in str(exc).lower() and "compress" not in str(exc).lower():
+                    raise fsmod.classify(exc, f"cannot read {f.shown}") from None
+            raise SourceDataError(
+                f"{f.shown}: cannot read as {f.format}"
+                f"{' (' + f.compression + ')' if f.compression else ''}: {_first_line(exc)}",
+                file=f.shown,
+            ) from None
+
+    # --- planning -----------------------------------------------------------------------------
+
+    def plan(self, max_partitions: int) -> list[Partition]:
+        self.schema()
+        out: list[Partition] = []
+        for f in self.files():
+            out.extend(self._plan_file(f))
+        return out
+
+    def _plan_file(self, f: InputFile) -> list[Partition]:
+        base = {"path": f.path}
+        if f.format == "parquet":
+            with self.fs.open(f.path, "rb") as handle:
+                meta = pq.ParquetFile(handle).metadata
+            rows = meta.num_rows
+            if rows > PARQUET_ROWS and meta.num_row_groups > 1:
+                groups: list[list[int]] = [[]]
+                count = 0
+                for i in range(meta.num_row_groups):
+                    if count >= PARQUET_ROWS:
+                        groups.append([])
+                        count = 0
+                    groups[-1].append(i)
+                    count += meta.row_group(i).num_rows
+                return [
+                    Partition(
+                        id=short_hash(f.shown, "rg", g[0], g[-1]),
+                        label=f"{f.shown} row groups {g[0]}-{g[-1]}",
+                        spec={**base, "row_groups": g},
+                        estimated_rows=sum(meta.row_group(i).num_rows for i in g),
+                        estimated_bytes=sum(meta.row_group(i).total_byte_size for i in g),
+                    )
+                    for g in groups
+                ]
+            return [Partition(short_hash(f.shown), f.shown, base, rows, f.size)]
+        if f.format in ("csv", "tsv") and f.compression is None and f.size > CSV_SPLIT:
+            if not self._has_quotes(f):
+                ranges = list(range(0, f.size, CSV_RANGE))
+                return [
+                    Partition(
+                        id=short_hash(f.shown, "bytes", start),
+                        label=f"{f.shown} bytes {start}-{min(start + CSV_RANGE, f.size)}",
+                        spec={**base, "start": start, "end": start + CSV_RANGE},
+                        estimated_bytes=min(CSV_RANGE, f.size - start),
+                    )
+                    for start in ranges
+                ]
+        return [Partition(short_hash(f.shown), f.shown, base, None, f.size)]
+
+    def _has_quotes(self, f: InputFile) -> bool:
+        # Quoted fields may hold newlines, and a byte range cannot know it starts inside one.
+        with self.fs.open(f.path, "rb") as handle:
+            return b'"' in handle.read(1 << 20)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def read(self, partition: Partition, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        schema = self.schema()
+        spec = dict(partition.spec)
+        f = next(x for x in self.files() if x.path == spec["path"])
+        file_schema = self._file_schemas[f.path]
+        if f.format in ("csv", "tsv"):
+            # Parse straight into the unified types (int in one file, float in another).
+            file_schema = pa.schema([schema.field(name) for name in file_schema.names])
+        bad = BadRows(self.settings.on_error) if f.format in ("csv", "tsv") else None
+        hive = dict(f.hive)
+        batches = iter_batches(
+            self.fs, f.path, f.format, f.compression, self.csv, spec, file_schema, bad
+        )
+        try:
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                batch = _to_schema(batch, schema, hive, self._hive_types, f.shown)
+                for offset in range(0, batch.num_rows, batch_rows):
+                    yield batch.slice(offset, batch_rows)
+        except ColmigError:
+            raise
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, EOFError) as exc:
+            raise self._data_error(f, spec, file_schema, exc, bad) from None
+        except OSError as exc:
+            if isinstance(exc, pa.ArrowException) or "compress" in str(exc).lower():
+                raise self._data_error(f, spec, file_schema, exc, bad) from None
+            raise fsmod.classify(exc, f"cannot read {f.shown}") from None
+        if bad is not None and bad.rows:
+            self._collect_rejects(f, spec, file_schema, bad)
+
+    def _collect_rejects(
+        self, f: InputFile, spec: dict[str, Any], file_schema: pa.Schema, bad: BadRows
+    ) -> None:
+        located = []
+        if "start" not in spec:
+            located = list(
+                bad_lines(
+                    self.fs,
+                    f.path,
+                    f.format,
+                    f.compression,
+                    self.csv,
+                    len(file_schema),
+                    limit=len(bad.rows),
+                )
+            )
+        if len(located) == len(bad.rows):
+            self._rejects.extend((f"{f.shown}:{line}: {why}", text) for line, text, why in located)
+        else:
+            self._rejects.extend(
+                (f"{f.shown}: expected {len(file_schema)} fields", text) for _, text in bad.rows
+            )
+
+    def drain_rejects(self) -> list[tuple[str, str]]:
+        """Malformed rows skipped since the last call, as (reason with file:line, raw text)."""
+        out, self._rejects = self._rejects, []
+        return out
+
+    def _data_error(
+        self,
+        f: InputFile,
+        spec: dict[str, Any],
+        file_schema: pa.Schema,
+        exc: BaseException,
+        bad: BadRows | None,
+    ) -> SourceDataError:
+        message = _first_line(exc)
+        where = f.shown
+        if f.format in ("csv", "tsv") and "start" not in spec:
+            column_index = value = None
+            match = _CONVERSION.search(str(exc))
+            if match:
+                column_index, value = int(match.group(1)), match.group(2)
+            try:
+                found = next(
+                    bad_lines(
+                        self.fs,
+                        f.path,
+                        f.format,
+                        f.compression,
+                        self.csv,
+                        len(file_schema),
+                        column_index,
+                        value,
+                    ),
+                    None,
+                )
+            except Exception:
+                found = None
+            if found is not None:
+                line, text, reason = found
+                column = ""
+                if column_index is not None and column_index < len(file_schema):
+                    field = file_schema.field(column_index)
+                    column = f" column {field.name!r} ({field.type})"
+                    reason = f"cannot convert {value!r} to {field.type}"
+                return SourceDataError(
+                    f"{where}:{line}:{column} {reason}: {text[:200]!r}"
+                    " (use -on-error skip|reject to set such rows aside)",
+                    file=where,
+                    line=line,
+                )
+        elif "start" in spec:
+            where = f"{where} (bytes {spec['start']}-{spec.get('end')})"
+        return SourceDataError(f"{where}: malformed {f.format}: {message}", file=where)
+
+
+_EXAMPLES = "*.csv, *.tsv, *.jsonl, *.json, *.parquet, *.arrow, optionally .gz/.zst/.bz2/.xz"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _hive_parts(base: str, path: str) -> tuple[tuple[str, str], ...]:
+    relative = path[len(base) :].strip("/") if path.startswith(base) else path
+    parts = relative.split("/")[:-1]
+    out = []
+    for part in parts:
+        if "=" not in part:
+            return ()
+        key, _, value = part.partition("=")
+        out.append((key, unquote(value)))
+    return tuple(out)
+
+
+def _to_schema(
+    batch: pa.RecordBatch,
+    schema: pa.Schema,
+    hive: dict[str, str],
+    hive_types: dict[str, pa.DataType],
+    shown: str,
+) -> pa.RecordBatch:
+    """Reorder, cast and null-fill ``batch`` into the unified ``schema``; add hive columns."""
+    if batch.schema.equals(schema) and not hive:
+        return batch
+    arrays = []
+    n = batch.num_rows
+    names = batch.schema.names
+    for field in schema:
+        if field.name in names:
+            column = batch.column(names.index(field.name))
+            if not column.type.equals(field.type):
+                try:
+                    column = column.cast(field.type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise SourceDataError(
+                        f"{shown}: column {field.name!r} ({column.type}) cannot be read as"
+                        f" {field.type}: {_first_line(exc)}",
+                        file=shown,
+                        column=field.name,
+                    ) from None
+        elif field.name in hive:
+            value: Any = hive[field.name]
+            if pa.types.is_integer(hive_types.get(field.name, pa.string())):
+                value = int(value)
+            column = pa.repeat(pa.scalar(value, field.type), n)
+        else:
+            column = pa.nulls(n, field.type)
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def open_reader(url: URL, settings: Settings) -> FileReader:
+    """Open a file, directory, glob or prefix as a data source."""
+    return FileReader(url, settings)
+
+
+def narrow_to_table(source: str, table: str) -> str:
+    """The source narrowed to a transformation's ``source_table``: ``<root>/<table>/`` or
+    ``<root>/<table>.*`` when one exists, else the whole source."""
+    from colmig.urls import parse as parse_url
+
+    url = parse_url(source)
+    fs, root = fsmod.filesystem(url)
+    base, _, query = source.partition("?")
+    suffix = f"?{query}" if query else ""
+    try:
+        if fs.isdir(fsmod.join(root, table)):
+            return f"{base.rstrip('/')}/{table}{suffix}"
+        if fs.glob(fsmod.join(root, f"{table}.*")):
+            return f"{base.rstrip('/')}/{table}.*{suffix}"
+    except Exception:
+        return source
+    return source

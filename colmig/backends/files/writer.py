@@ -1,0 +1,354 @@
+"""Write Arrow batches to files and object storage: Parquet (default), CSV, JSON Lines, Arrow.
+
+Output files are named ``part-<stem>-<n>.<ext>`` where ``stem`` is a hash of the job and the
+partition, so a re-run of a partition rewrites exactly the same names. Locally each file is
+written under a hidden temporary name (``.part-...tmp``, skipped by every Parquet reader) in
+its final directory and renamed into place once the whole partition is written. On object
+storage a file is a single multipart upload that becomes visible only when complete, so no
+reader ever sees a half-written object. Leftovers of uncommitted partitions (after a crash)
+are removed by :meth:`FileWriter.cleanup` before a resumed run writes anything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from colmig.backends.base import Capabilities, ColumnStats, JobInfo, Partition, Writer, WriteResult
+from colmig.backends.files import fs as fsmod
+from colmig.backends.files import layout
+from colmig.backends.sql_common import short_hash
+from colmig.config import Settings, parse_size
+from colmig.errors import ColmigError, ConfigError, TargetError
+from colmig.urls import URL
+
+TARGET_FORMATS = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl", "arrow": "arrow"}
+_ALIASES = {"ndjson": "jsonl", "feather": "arrow", "ipc": "arrow", "pq": "parquet"}
+_CODECS = {"zstd", "snappy", "gzip", "lz4", "brotli", "none"}
+#: Flush a file's buffered rows as a row group past this many bytes, whatever the row count.
+ROW_GROUP_BYTES = 128 << 20
+_PART = re.compile(r"^\.?part-([0-9a-f]{12,})-\d+\.")
+
+
+@dataclass
+class _OpenFile:
+    """One output file being written: its sink, writer and not yet flushed rows."""
+
+    final: str
+    temp: str
+    handle: Any
+    writer: Any
+    buffered: list[pa.RecordBatch] = field(default_factory=list)
+    buffered_rows: int = 0
+    buffered_bytes: int = 0
+    rows: int = 0
+
+
+class FileWriter(Writer):
+    """A directory or prefix receiving one file set per partition."""
+
+    def __init__(self, url: URL, settings: Settings) -> None:
+        self.url = url
+        self.settings = settings
+        self.fs, self.root = fsmod.filesystem(url)
+        self.local = url.scheme == "file"
+        fmt = (url.query.get("format") or settings.target_format or "parquet").lower()
+        fmt = _ALIASES.get(fmt, fmt)
+        if fmt not in TARGET_FORMATS:
+            raise ConfigError(
+                f"-target-format {fmt!r} is not writable; use one of {', '.join(TARGET_FORMATS)}"
+            )
+        self.format = fmt
+        codec = (url.query.get("compression") or settings.compression or "zstd").lower()
+        if codec not in _CODECS:
+            raise ConfigError(f"-compression {codec!r}: use one of {', '.join(sorted(_CODECS))}")
+        self.codec = codec
+        self.row_group_rows = max(1, settings.row_group_size)
+        self.file_bytes = parse_size(settings.target_file_size)
+        self.keys = layout.parse_partition_by(url.query.get("partition_by", settings.partition_by))
+        if settings.write_mode != "append":
+            raise ConfigError(
+                f"-write-mode {settings.write_mode} is for table targets; a files target only"
+                " appends (write to a new prefix, or re-run with -fresh to rewrite this job)"
+            )
+        self.capabilities = Capabilities(partition_by=True)
+
+    def describe(self) -> str:
+        return f"{self.format} files {self.url.redacted}"
+
+    @property
+    def extension(self) -> str:
+        return self.format
+
+    def _stem(self, job: JobInfo, partition_id: str) -> str:
+        return short_hash(job.job_id, partition_id, length=16)
+
+    def _base(self, job: JobInfo) -> str:
+        return fsmod.join(self.root, job.target_table or "")
+
+    # --- coordinator side ---------------------------------------------------------------------
+
+    def prepare(self, schema: pa.Schema, job: JobInfo, fresh: bool) -> None:
+        layout.check_keys(self.keys, schema)
+        base = self._base(job)
+        try:
+            if self.fs.isfile(base):
+                raise ConfigError(f"target {self.url.redacted} is a file; name a directory")
+            if self.local:
+                os.makedirs(base, exist_ok=True)
+        except ColmigError:
+            raise
+        except Exception as exc:
+            raise fsmod.classify(exc, f"cannot prepare {self.url.redacted}") from None
+
+    def cleanup(self, job: JobInfo, planned: Iterable[str], committed: set[str]) -> int:
+        """Delete what earlier attempts left of planned partitions that are not committed."""
+        stems = {self._stem(job, pid) for pid in planned if pid not in committed}
+        if not stems:
+            return 0
+        base = self._base(job)
+        try:
+            if not self.fs.exists(base):
+                return 0
+            doomed = []
+            for path in self.fs.find(base):
+                match = _PART.match(path.rsplit("/", 1)[-1])
+                if match and match.group(1) in stems:
+                    doomed.append(path)
+            for path in doomed:
+                self.fs.rm_file(path)
+            return len(doomed)
+        except Exception as exc:
+            raise fsmod.classify(exc, f"cannot clean up {self.url.redacted}") from None
+
+    # --- worker side --------------------------------------------------------------------------
+
+    def write_partition(
+        self,
+        partition: Partition,
+        batches: Iterable[pa.RecordBatch],
+        schema: pa.Schema,
+        job: JobInfo,
+    ) -> WriteResult:
+        stem = self._stem(job, partition.id)
+        base = self._base(job)
+        dropped = [k.column for k in self.keys if k.drops_column]
+        file_schema = pa.schema([f for f in schema if f.name not in dropped])
+        open_files: dict[str, _OpenFile] = {}
+        done: list[_OpenFile] = []
+        seq = 0
+        rows = 0
+        try:
+            for batch in batches:
+                rows += batch.num_rows
+                for directory, part in layout.split(batch, self.keys):
+                    current = open_files.get(directory)
+                    if current is None:
+                        current = self._open(base, directory, stem, seq, file_schema)
+                        seq += 1
+                        open_files[directory] = current
+                    self._append(current, part)
+                    if self._size(current) >= self.file_bytes:
+                        self._close(current)
+                        done.append(open_files.pop(directory))
+            for current in open_files.values():
+                self._close(current)
+                done.append(current)
+            open_files.clear()
+            if self.local:
+                for current in done:
+                    os.replace(current.temp, current.final)
+        except BaseException as exc:
+            for current in list(open_files.values()) + done:
+                self._abandon(current)
+            if isinstance(exc, ColmigError) or not isinstance(exc, Exception):
+                raise
+            if isinstance(exc, (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)):
+                raise TargetError(
+                    f"{self.describe()}: cannot write {partition.label}: {exc}"
+                ) from None
+            raise fsmod.classify(exc, f"writing {partition.label} to {self.url.redacted}") from None
+        nbytes = sum(self._final_size(c) for c in done)
+        outputs = tuple(self._shown(c.final) for c in done)
+        return WriteResult(rows=rows, bytes=nbytes, outputs=outputs)
+
+    def _open(self, base: str, directory: str, stem: str, seq: int, schema: pa.Schema) -> _OpenFile:
+        folder = fsmod.join(base, directory)
+        name = f"part-{stem}-{seq}.{self.extension}"
+        final = fsmod.join(folder, name)
+        if self.local:
+            os.makedirs(folder, exist_ok=True)
+            temp = fsmod.join(folder, f".{name}.tmp")
+            handle: Any = open(temp, "wb")  # noqa: SIM115 - closed in _close/_abandon
+        else:
+            temp = final
+            handle = self.fs.open(final, "wb", block_size=32 << 20)
+        if self.format == "parquet":
+            compression = None if self.codec == "none" else self.codec
+            writer: Any = pq.ParquetWriter(
+                handle,
+                schema,
+                compression=compression,
+                use_dictionary=True,
+                write_statistics=True,
+            )
+        elif self.format == "csv":
+            writer = pacsv.CSVWriter(handle, schema)
+        elif self.format == "arrow":
+            options = None if self.codec == "none" else pa.ipc.IpcWriteOptions(compression="zstd")
+            writer = pa.ipc.new_file(handle, schema, options=options)
+        else:
+            writer = None
+        return _OpenFile(final=final, temp=temp, handle=handle, writer=writer)
+
+    def _append(self, current: _OpenFile, batch: pa.RecordBatch) -> None:
+        if self.format != "parquet":
+            self._write_now(current, [batch])
+            return
+        current.buffered.append(batch)
+        current.buffered_rows += batch.num_rows
+        current.buffered_bytes += batch.nbytes
+        if (
+            current.buffered_rows >= self.row_group_rows
+            or current.buffered_bytes >= ROW_GROUP_BYTES
+        ):
+            self._flush(current)
+
+    def _flush(self, current: _OpenFile) -> None:
+        if current.buffered:
+            self._write_now(current, current.buffered)
+            current.buffered = []
+            current.buffered_rows = 0
+            current.buffered_bytes = 0
+
+    def _write_now(self, current: _OpenFile, batches: list[pa.RecordBatch]) -> None:
+        table = pa.Table.from_batches(batches)
+        current.rows += table.num_rows
+        if self.format == "parquet":
+            current.writer.write_table(table, row_group_size=self.row_group_rows)
+        elif self.format in ("csv", "arrow"):
+            current.writer.write_table(table)
+        else:
+            import polars as pl
+
+            frame = pl.from_arrow(table)
+            assert isinstance(frame, pl.DataFrame)
+            frame.write_ndjson(current.handle)
+
+    def _size(self, current: _OpenFile) -> int:
+        try:
+            return int(current.handle.tell())
+        except Exception:
+            return 0
+
+    def _close(self, current: _OpenFile) -> None:
+        self._flush(current)
+        if current.writer is not None:
+            current.writer.close()
+        current.handle.close()
+
+    def _abandon(self, current: _OpenFile) -> None:
+        try:
+            if not current.handle.closed:
+                if self.local:
+                    current.handle.close()
+                elif hasattr(current.handle, "discard"):
+                    current.handle.discard()  # abort the multipart upload: nothing appears
+                else:
+                    current.handle.close()
+        except Exception:
+            pass
+        if self.local:
+            for path in (current.temp, current.final):
+                try:
+                    os.remove(path)
+                except OSError:
+                    pass
+
+    def _final_size(self, current: _OpenFile) -> int:
+        try:
+            return int(self.fs.size(current.final))
+        except Exception:
+            return 0
+
+    def _shown(self, path: str) -> str:
+        return fsmod.display(self.url, self.fs, path)
+
+    # --- validation ---------------------------------------------------------------------------
+
+    def partition_files(self, partition: Partition, job: JobInfo) -> list[str]:
+        """The committed output files of ``partition``."""
+        stem = self._stem(job, partition.id)
+        base = self._base(job)
+        if not self.fs.exists(base):
+            return []
+        return sorted(
+            path
+            for path in self.fs.find(base)
+            if path.rsplit("/", 1)[-1].startswith(f"part-{stem}-")
+        )
+
+    def partition_stats(
+        self, partition: Partition, schema: pa.Schema, job: JobInfo
+    ) -> dict[str, ColumnStats] | None:
+        from colmig.engine.checksums import StatsAccumulator
+
+        if self.format not in ("parquet", "arrow", "csv"):
+            return None
+        acc = StatsAccumulator(schema)
+        base = self._base(job)
+        for path in self.partition_files(partition, job):
+            relative = path[len(base) :].strip("/")
+            hive = dict(part.split("=", 1) for part in relative.split("/")[:-1] if "=" in part)
+            for batch in self._read_back(path, schema):
+                acc.add(_restore_keys(batch, schema, self.keys, hive))
+        return acc.result()
+
+    def _read_back(self, path: str, schema: pa.Schema) -> Iterable[pa.RecordBatch]:
+        with self.fs.open(path, "rb") as handle:
+            if self.format == "parquet":
+                yield from pq.ParquetFile(handle).iter_batches(batch_size=1 << 16)
+            elif self.format == "arrow":
+                reader = pa.ipc.open_file(handle)
+                for i in range(reader.num_record_batches):
+                    yield reader.get_batch(i)
+            else:
+                names = [f.name for f in schema]
+                types = {f.name: f.type for f in schema}
+                yield from (
+                    pacsv.open_csv(handle, convert_options=pacsv.ConvertOptions(column_types=types))
+                    .read_all()
+                    .select([n for n in names if n in types])
+                    .to_batches()
+                )
+
+
+def _restore_keys(
+    batch: pa.RecordBatch, schema: pa.Schema, keys: list[layout.PartitionKey], hive: dict[str, str]
+) -> pa.RecordBatch:
+    """Put plain partition-key columns (stored only in directory names) back into rows."""
+    arrays = []
+    for f in schema:
+        if f.name in batch.schema.names:
+            arrays.append(batch.column(batch.schema.get_field_index(f.name)))
+            continue
+        value = layout.decode(hive.get(f.name, layout.NULL_PARTITION))
+        scalar = pa.scalar(value, pa.string()).cast(f.type) if value is not None else None
+        arrays.append(
+            pa.repeat(scalar, batch.num_rows)
+            if scalar is not None
+            else pa.nulls(batch.num_rows, f.type)
+        )
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def open_writer(url: URL, settings: Settings) -> FileWriter:
+    """Open a directory or prefix as a data target."""
+    return FileWriter(url, settings)

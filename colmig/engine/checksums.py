@@ -1,0 +1,216 @@
+"""Canonical, order-independent per-column statistics for ``-validate``.
+
+Every engine that computes them (DuckDB over Arrow here, SQL aggregates in the database
+backends) must produce the same text for the same multiset of values:
+
+- integers and decimals: the exact sum, as a plain decimal string;
+- booleans: the number of true values;
+- floats: the sum as a double, compared with a relative tolerance (``approximate``);
+- timestamps, dates and times: the exact sum of microseconds since the epoch (since midnight
+  for times; a date counts as its midnight);
+- strings and binary: the exact sum of the first 15 hex digits of each value's md5, read as a
+  60-bit integer (a multiset hash).
+
+Sums are additive, so statistics of batches add up to those of the partition, and those of
+partitions to those of the table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from colmig.backends.base import ColumnStats
+from colmig.backends.sql_common import canonical_decimal, canonical_float, stats_kind
+
+FLOAT_RELATIVE_TOLERANCE = 1e-9
+
+
+def _as_micros(column: pa.ChunkedArray, kind: str) -> pa.ChunkedArray:
+    """Temporal columns as int64 microseconds (vectorized, no Python per value)."""
+    if kind == "timestamp":
+        unit_type = pa.timestamp("us", tz=column.type.tz)  # type: ignore[attr-defined]
+        return pc.cast(column, unit_type, safe=False).cast(pa.int64())
+    if kind == "date":
+        days = pc.cast(pc.cast(column, pa.date32()), pa.int32()).cast(pa.int64())
+        return pc.multiply(days, pa.scalar(86_400_000_000, pa.int64()))
+    # time
+    return pc.cast(column, pa.time64("us")).cast(pa.int64())
+
+
+def _aggregate_sql(name: str, kind: str) -> str:
+    col = '"' + name.replace('"', '""') + '"'
+    if kind in ("exact", "timestamp", "date", "time"):
+        return f"CAST(SUM({col}) AS VARCHAR)"
+    if kind == "bool":
+        return f"CAST(SUM(CASE WHEN {col} THEN 1 ELSE 0 END) AS VARCHAR)"
+    if kind == "float":
+        return f"SUM(CAST({col} AS DOUBLE))"
+    if kind == "hash":
+        return f"CAST(SUM(CAST('0x' || substr(md5(CAST({col} AS VARCHAR)), 1, 15) AS BIGINT)) AS VARCHAR)"
+    return f"CAST(SUM(CAST('0x' || substr(md5({col}), 1, 15) AS BIGINT)) AS VARCHAR)"
+
+
+@dataclass
+class _Sum:
+    count: int = 0
+    nulls: int = 0
+    exact: Decimal = Decimal(0)
+    floating: float = 0.0
+
+
+class StatsAccumulator:
+    """Adds up the canonical statistics of a stream of batches sharing one schema."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.kinds = {f.name: stats_kind(f.type) for f in schema}
+        self.kinds = {name: kind for name, kind in self.kinds.items() if kind != "none"}
+        self.sums = {name: _Sum() for name in self.kinds}
+        self.rows = 0
+        self._db: duckdb.DuckDBPyConnection | None = None
+
+    def add(self, data: pa.RecordBatch | pa.Table) -> None:
+        """Fold one batch into the running sums."""
+        table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
+        self.rows += table.num_rows
+        if not self.kinds or table.num_rows == 0:
+            return
+        columns, selects = {}, []
+        for index, (name, kind) in enumerate(self.kinds.items()):
+            column = table.column(name)
+            if kind in ("timestamp", "date", "time"):
+                column = _as_micros(column, kind)
+            elif kind == "hash" and isinstance(column.type, pa.BaseExtensionType):
+                column = column.cast(column.type.storage_type)  # type: ignore[attr-defined]
+            alias = f"c{index}"
+            columns[alias] = column
+            selects.append(f"COUNT(*) - COUNT({alias})")
+            selects.append(_aggregate_sql(alias, kind))
+        frame = pa.table(columns)  # noqa: F841 - read by DuckDB's replacement scan
+        if self._db is None:
+            self._db = duckdb.connect()
+        row = self._db.execute(f"SELECT {', '.join(selects)} FROM frame").fetchone()
+        assert row is not None
+        for index, (name, kind) in enumerate(self.kinds.items()):
+            nulls, total = row[2 * index], row[2 * index + 1]
+            acc = self.sums[name]
+            acc.count += table.num_rows
+            acc.nulls += int(nulls)
+            if total is None:
+                continue
+            if kind == "float":
+                acc.floating += float(total)
+            else:
+                acc.exact += Decimal(str(total))
+
+    def result(self) -> dict[str, ColumnStats]:
+        """The statistics of everything added so far."""
+        out = {}
+        for name, kind in self.kinds.items():
+            acc = self.sums[name]
+            count = self.rows
+            if kind == "float":
+                out[name] = ColumnStats(count, acc.nulls, canonical_float(acc.floating), True)
+            else:
+                out[name] = ColumnStats(count, acc.nulls, canonical_decimal(acc.exact))
+        return out
+
+
+def table_stats(
+    batches: Iterable[pa.RecordBatch | pa.Table], schema: pa.Schema
+) -> dict[str, ColumnStats]:
+    """Statistics of a whole stream."""
+    acc = StatsAccumulator(schema)
+    for batch in batches:
+        acc.add(batch)
+    return acc.result()
+
+
+def add_stats(a: Mapping[str, ColumnStats], b: Mapping[str, ColumnStats]) -> dict[str, ColumnStats]:
+    """Statistics of the union of two disjoint sets of rows."""
+    out = dict(a)
+    for name, right in b.items():
+        left = out.get(name)
+        if left is None:
+            out[name] = right
+            continue
+        if left.approximate or right.approximate:
+            total = canonical_float(float(left.checksum) + float(right.checksum))
+        else:
+            total = canonical_decimal(Decimal(left.checksum) + Decimal(right.checksum))
+        out[name] = ColumnStats(
+            left.count + right.count,
+            left.nulls + right.nulls,
+            total,
+            left.approximate or right.approximate,
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One disagreement between expected and actual statistics."""
+
+    partition: str
+    column: str
+    what: str
+    expected: str
+    actual: str
+
+
+def compare(
+    partition: str,
+    expected_rows: int,
+    expected: Mapping[str, ColumnStats],
+    actual_rows: int,
+    actual: Mapping[str, ColumnStats],
+) -> list[Mismatch]:
+    """Every difference between two sets of statistics of the same rows."""
+    out = []
+    if expected_rows != actual_rows:
+        out.append(Mismatch(partition, "*", "rows", str(expected_rows), str(actual_rows)))
+    for name, want in expected.items():
+        got = actual.get(name)
+        if got is None:
+            out.append(Mismatch(partition, name, "column", "present", "missing"))
+            continue
+        if want.nulls != got.nulls:
+            out.append(Mismatch(partition, name, "nulls", str(want.nulls), str(got.nulls)))
+        if not _same_sum(want, got):
+            out.append(Mismatch(partition, name, "checksum", want.checksum, got.checksum))
+    return out
+
+
+def _same_sum(a: ColumnStats, b: ColumnStats) -> bool:
+    if a.approximate or b.approximate:
+        x, y = float(a.checksum), float(b.checksum)
+        if math.isnan(x) or math.isnan(y):
+            return math.isnan(x) and math.isnan(y)
+        return math.isclose(x, y, rel_tol=FLOAT_RELATIVE_TOLERANCE, abs_tol=1e-9)
+    return Decimal(a.checksum) == Decimal(b.checksum)
+
+
+def stats_to_json(stats: Mapping[str, ColumnStats]) -> str:
+    """Serialise statistics for the ledger."""
+    return json.dumps(
+        {k: [v.count, v.nulls, v.checksum, v.approximate] for k, v in stats.items()},
+        sort_keys=True,
+    )
+
+
+def stats_from_json(text: str | None) -> dict[str, ColumnStats]:
+    """Read statistics written by :func:`stats_to_json`."""
+    if not text:
+        return {}
+    return {
+        k: ColumnStats(int(v[0]), int(v[1]), str(v[2]), bool(v[3]))
+        for k, v in json.loads(text).items()
+    }

@@ -1,0 +1,114 @@
+"""Where partitions run: worker processes on this machine (Dask comes as another executor).
+
+An executor takes a job context and partitions and yields a :class:`PartitionResult` per
+partition as each finishes. A worker process that dies (SIGKILL, out of memory) fails only the
+partitions it was running; they are retried on a fresh pool within ``-retries``.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from colmig.backends.base import Partition
+from colmig.engine.worker import JobContext, PartitionResult, execute, install, run_partition
+from colmig.errors import ColmigError, ConfigError, TransientError
+
+log = logging.getLogger("colmig.engine")
+
+
+class LocalExecutor:
+    """Runs partitions in ``workers`` spawned processes (inline when one worker suffices)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+
+    def run(
+        self, context: JobContext, partitions: list[Partition], progress_queue: object | None
+    ) -> Iterator[PartitionResult]:
+        if not partitions:
+            return
+        workers = min(self.workers, len(partitions))
+        if workers == 1 and len(partitions) == 1:
+            context.progress = progress_queue
+            yield execute(context, partitions[0])
+            return
+        yield from self._pool(context, partitions, workers, progress_queue)
+
+    def _pool(
+        self,
+        context: JobContext,
+        partitions: list[Partition],
+        workers: int,
+        progress_queue: object | None,
+    ) -> Iterator[PartitionResult]:
+        context.progress = progress_queue
+        pending = list(partitions)
+        deaths: dict[str, int] = {}
+        allowed_deaths = max(0, context.settings.retries)
+        while pending:
+            ctx = multiprocessing.get_context("spawn")
+            pool = ProcessPoolExecutor(
+                max_workers=min(workers, len(pending)),
+                mp_context=ctx,
+                initializer=install,
+                initargs=(context,),
+            )
+            futures: dict[Future[PartitionResult], Partition] = {}
+            try:
+                for p in pending:
+                    futures[pool.submit(run_partition, p)] = p
+                pending = []
+                remaining = set(futures)
+                while remaining:
+                    done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                    broken = False
+                    for future in done:
+                        partition = futures[future]
+                        try:
+                            yield future.result()
+                        except BrokenProcessPool:
+                            broken = True
+                            deaths[partition.id] = deaths.get(partition.id, 0) + 1
+                            if deaths[partition.id] > allowed_deaths:
+                                yield PartitionResult(
+                                    partition.id,
+                                    partition.label,
+                                    error=TransientError(
+                                        f"{partition.label}: the worker process died"
+                                        f" {deaths[partition.id]} times (killed or out of memory)"
+                                    ),
+                                )
+                            else:
+                                pending.append(partition)
+                    if broken:
+                        # The pool is unusable: requeue what had not finished and start anew.
+                        for future in remaining:
+                            partition = futures[future]
+                            if future.done() and future.exception() is None:
+                                yield future.result()
+                            else:
+                                pending.append(partition)
+                        remaining = set()
+                        log.warning(
+                            "a worker process died; restarting the pool for %d partition(s)",
+                            len(pending),
+                        )
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+
+def make_executor(kind: str, workers: int, scheduler: str | None) -> LocalExecutor:
+    """The executor named by ``-executor``."""
+    if kind == "local":
+        return LocalExecutor(workers)
+    raise ConfigError(
+        "-executor dask is not available in this version; run with -executor local"
+        + (f" (scheduler {scheduler} was not contacted)" if scheduler else "")
+    )
+
+
+__all__ = ["ColmigError", "LocalExecutor", "make_executor"]

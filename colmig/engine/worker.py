@@ -1,0 +1,235 @@
+"""What a worker process does with one partition: read -> transform -> write, with retries.
+
+The coordinator sends the job context once per process (pool initializer); each task is then
+just a partition. Everything here is picklable so the same function runs on a Dask worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from colmig.backends.base import JobInfo, Partition, Reader, Writer
+from colmig.config import Settings
+from colmig.engine.checksums import StatsAccumulator, stats_to_json
+from colmig.engine.rejects import RejectSink
+from colmig.errors import ColmigError, TransientError
+from colmig.urls import redact_secrets
+
+log = logging.getLogger("colmig.worker")
+
+PROGRESS_INTERVAL_S = 0.5
+
+
+@dataclass
+class JobContext:
+    """Everything a worker needs besides the partition (sent once per process)."""
+
+    reader: Reader
+    writer: Writer
+    job: JobInfo
+    settings: Settings
+    input_schema: pa.Schema
+    output_schema: pa.Schema
+    transformation: Any | None  # colmig.transforms.model.Transformation
+    validate: bool
+    rejects_dir: str
+    progress: Any | None = None  # a multiprocessing queue of (partition_id, rows) deltas
+    compiled: Any | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class PartitionResult:
+    """What became of one partition."""
+
+    partition_id: str
+    label: str
+    rows: int = 0
+    bytes: int = 0
+    outputs: tuple[str, ...] = ()
+    stats: str | None = None
+    rejected: int = 0
+    skipped: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    error: ColmigError | None = None
+    error_text: str | None = None
+
+
+_CONTEXT: JobContext | None = None
+
+
+def install(context: JobContext) -> None:
+    """Pool initializer: keep the job context for this process's tasks."""
+    global _CONTEXT
+    _CONTEXT = context
+    # Workers share the machine with their siblings: keep each engine's own pools small.
+    os.environ.setdefault("POLARS_MAX_THREADS", "2")
+
+
+def run_partition(partition: Partition, attempt_offset: int = 0) -> PartitionResult:
+    """Run ``partition`` with the installed context, retrying transient failures."""
+    assert _CONTEXT is not None, "worker context not installed"
+    return execute(_CONTEXT, partition, attempt_offset)
+
+
+def execute(context: JobContext, partition: Partition, attempt_offset: int = 0) -> PartitionResult:
+    """Run one partition to completion or to a final error (never raises a ColmigError)."""
+    started = time.monotonic()
+    retries = 0
+    attempts = max(0, context.settings.retries) + 1
+    for attempt in range(attempt_offset, attempts):
+        try:
+            result = _attempt(context, partition)
+            return _replace(result, retries=retries, seconds=time.monotonic() - started)
+        except TransientError as exc:
+            if attempt + 1 >= attempts:
+                return _failed(partition, exc, retries, started)
+            retries += 1
+            delay = min(30.0, 0.5 * 2**attempt) * (0.5 + random.random())
+            log.warning(
+                "%s: %s; retry %d of %d in %.1fs",
+                partition.label,
+                redact_secrets(str(exc)),
+                attempt + 1,
+                attempts - 1,
+                delay,
+            )
+            time.sleep(delay)
+        except ColmigError as exc:
+            return _failed(partition, exc, retries, started)
+        except Exception as exc:  # a bug or an unclassified library error: keep the trace
+            text = redact_secrets("".join(traceback.format_exception(exc)))
+            error = ColmigError(
+                f"{partition.label}: unexpected {type(exc).__name__}: "
+                f"{redact_secrets(str(exc)).splitlines()[0] if str(exc) else ''}"
+            )
+            return PartitionResult(
+                partition.id,
+                partition.label,
+                retries=retries,
+                seconds=time.monotonic() - started,
+                error=error,
+                error_text=text,
+            )
+    raise AssertionError("unreachable")
+
+
+def _failed(
+    partition: Partition, exc: ColmigError, retries: int, started: float
+) -> PartitionResult:
+    return PartitionResult(
+        partition.id,
+        partition.label,
+        retries=retries,
+        seconds=time.monotonic() - started,
+        error=exc,
+    )
+
+
+def _replace(result: PartitionResult, **changes: Any) -> PartitionResult:
+    from dataclasses import replace
+
+    return replace(result, **changes)
+
+
+def _compiled(context: JobContext) -> Any:
+    if context.transformation is None:
+        return None
+    if context.compiled is None:
+        from colmig.transforms import compile_transformation
+
+        context.compiled = compile_transformation(
+            context.transformation, context.input_schema, context.settings
+        )
+    return context.compiled
+
+
+def _attempt(context: JobContext, partition: Partition) -> PartitionResult:
+    settings = context.settings
+    compiled = _compiled(context)
+    sink = RejectSink(context.rejects_dir, context.job.job_id)
+    sink.clear(partition.id)
+    stats = StatsAccumulator(context.output_schema) if context.validate else None
+    rejected_tables: list[pa.Table] = []
+    counters = {"rejected": 0, "skipped": 0}
+    reporter = _Reporter(context.progress, partition.id)
+    batch_rows = settings.batch_size
+    if context.transformation is not None and context.transformation.batch_size:
+        batch_rows = int(context.transformation.batch_size)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in context.reader.read(partition, batch_rows):
+            reporter.add(batch.num_rows)
+            if compiled is not None:
+                table, rejects = compiled.apply(batch)
+                if rejects is not None and rejects.num_rows:
+                    if compiled.on_error == "reject":
+                        rejected_tables.append(rejects)
+                        counters["rejected"] += rejects.num_rows
+                    else:
+                        counters["skipped"] += rejects.num_rows
+                out = table.to_batches()
+            else:
+                out = [batch]
+            for piece in out:
+                if piece.num_rows == 0:
+                    continue
+                if stats is not None:
+                    stats.add(piece)
+                yield piece
+
+    result = context.writer.write_partition(
+        partition, batches(), context.output_schema, context.job
+    )
+    reporter.flush()
+    malformed = context.reader.drain_rejects()
+    if malformed:
+        if settings.on_error == "reject":
+            sink.write_malformed(partition.id, malformed)
+            counters["rejected"] += len(malformed)
+        else:
+            counters["skipped"] += len(malformed)
+    sink.write_rows(partition.id, rejected_tables)
+    return PartitionResult(
+        partition.id,
+        partition.label,
+        rows=result.rows,
+        bytes=result.bytes,
+        outputs=tuple(result.outputs),
+        stats=stats_to_json(stats.result()) if stats is not None else None,
+        rejected=counters["rejected"] + result.rejected_rows,
+        skipped=counters["skipped"],
+    )
+
+
+class _Reporter:
+    """Sends row-count deltas to the coordinator at most every PROGRESS_INTERVAL_S."""
+
+    def __init__(self, queue: Any | None, partition_id: str) -> None:
+        self.queue = queue
+        self.partition_id = partition_id
+        self.pending = 0
+        self.last = time.monotonic()
+
+    def add(self, rows: int) -> None:
+        self.pending += rows
+        if self.queue is not None and time.monotonic() - self.last >= PROGRESS_INTERVAL_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.queue is not None and self.pending:
+            try:
+                self.queue.put_nowait((self.partition_id, self.pending))
+            except Exception:
+                pass
+        self.pending = 0
+        self.last = time.monotonic()
