@@ -143,6 +143,8 @@ def test_failure_mid_migration(url: str, target: SchemaTarget) -> None:
     assert "CREATE TABLE broken" in message
     assert PASSWORD not in message
     assert info.value.fields["statement_index"] == 2
+    cause = info.value.fields["cause"]
+    assert "syntax" in cause and "statement" not in cause and PASSWORD not in cause
     tables = table_names(url)
     assert "never" not in tables
     versions = {m.version: m.dirty for m in target.applied(TABLE)}

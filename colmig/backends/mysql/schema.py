@@ -294,6 +294,7 @@ class MysqlSchemaTarget(SchemaTarget):
                         f"statement {index + 1} of {len(statements)} failed: {mysql_error(exc)}"
                         f"{left} (statement: {snippet(statement)})",
                         statement_index=index,
+                        cause=mysql_error(exc),
                         url=self.url.redacted,
                     ) from None
 

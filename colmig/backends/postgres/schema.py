@@ -277,6 +277,7 @@ class PostgresSchemaTarget(SchemaTarget):
                     raise MigrationFailedError(
                         self._statement_message(index, len(statements), statement, exc),
                         statement_index=index,
+                        cause=self._cause(exc),
                         url=self.url.redacted,
                     ) from None
         duration_ms = int((time.monotonic() - started) * 1000)
@@ -290,15 +291,22 @@ class PostgresSchemaTarget(SchemaTarget):
         except Exception as exc:
             raise self._fail(f"recording the migration in {migrations_table}", exc) from None
 
-    def _statement_message(self, index: int, total: int, statement: str, exc: Exception) -> str:
-        message = f"statement {index + 1} of {total} failed: {pg_error(exc)}"
+    def _cause(self, exc: Exception) -> str:
+        """The driver's reason alone (the runner adds file, line and what happened next)."""
+        cause = pg_error(exc)
         if getattr(exc, "sqlstate", None) == "25001":
-            message += (
+            cause += (
                 " (PostgreSQL cannot run it inside a transaction block, and colmig runs each"
                 " migration in one transaction; run it by hand, e.g. CREATE INDEX without"
                 " CONCURRENTLY in the migration)"
             )
-        return f"{message}; rolled back (statement: {snippet(statement)})"
+        return cause
+
+    def _statement_message(self, index: int, total: int, statement: str, exc: Exception) -> str:
+        return (
+            f"statement {index + 1} of {total} failed: {self._cause(exc)}; rolled back"
+            f" (statement: {snippet(statement)})"
+        )
 
     def _insert(self, table: str, record: Mapping[str, Any], duration_ms: int | None) -> None:
         row = tracking_row(record, duration_ms)
