@@ -167,7 +167,7 @@ def family(type_name: str) -> str:
     """The family of a DuckDB type name: int, decimal, float, text, timestamptz, ..."""
     t = type_name.upper().strip()
     if t.endswith("]"):
-        return "nested:" + re.sub(r"\s+", "", t)
+        return "nested:" + re.sub(r'[\s"]+', "", t)
     base = t.split("(")[0].strip()
     if base in _INTS:
         return "int"
@@ -186,7 +186,7 @@ def family(type_name: str) -> str:
     if base.startswith("TIME"):
         return "time"
     if base in {"STRUCT", "MAP", "UNION"}:
-        return "nested:" + re.sub(r"\s+", "", t)
+        return "nested:" + re.sub(r'[\s"]+', "", t)
     return {"BOOLEAN": "bool", "DATE": "date", "JSON": "json", "UUID": "uuid"}.get(
         base, base.lower()
     )

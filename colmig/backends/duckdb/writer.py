@@ -34,7 +34,7 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-from colmig.backends.base import ColumnStats, JobInfo, Partition, WriteResult
+from colmig.backends.base import JobInfo, Partition, WriteResult
 from colmig.backends.duckdb import typemap
 from colmig.backends.sql_common import LEDGER_TABLE, conform, quote_ident, sql_string, stats_kind
 from colmig.backends.sql_writer import SqlWriter
@@ -213,11 +213,24 @@ class DuckdbWriter(SqlWriter):
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[None]:
-        """One connection (and one hold of the lock) for the duration of the block."""
+        """One connection (and one hold of the lock) for the duration of the block.
+
+        Sessions nest; the outermost one closes the connection, which releases the lock.
+        """
+        self.__dict__["_depth"] = self.__dict__.get("_depth", 0) + 1
         try:
             yield
         finally:
-            self.close()
+            self.__dict__["_depth"] -= 1
+            if self.__dict__["_depth"] == 0:
+                self.close()
+
+    @contextlib.contextmanager
+    def _guard(self, what: str) -> Iterator[None]:  # type: ignore[override]
+        # Every SqlWriter operation runs under a guard: making each one a session means no
+        # operation, present or future, keeps the file locked after it returns.
+        with self._session(), super()._guard(what):
+            yield
 
     # --- contract: every operation is one session ----------------------------------------------
 
@@ -242,20 +255,6 @@ class DuckdbWriter(SqlWriter):
             return set()
         with self._session():
             return super().committed_partitions(job)
-
-    def finalize(self, job: JobInfo) -> None:
-        with self._session():
-            super().finalize(job)
-
-    def rollback(self, job: JobInfo, partition_ids: Iterable[str] = ()) -> None:
-        with self._session():
-            super().rollback(job, partition_ids)
-
-    def partition_stats(
-        self, partition: Partition, schema: pa.Schema, job: JobInfo
-    ) -> dict[str, ColumnStats] | None:
-        with self._session():
-            return super().partition_stats(partition, schema, job)
 
     # --- dialect hooks --------------------------------------------------------------------------
 
