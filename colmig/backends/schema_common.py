@@ -71,10 +71,12 @@ def to_utc(value: Any) -> dt.datetime:
 
 
 def iso(value: Any) -> str:
-    """The ISO-8601 UTC text ``applied()`` reports, e.g. ``2024-01-15T10:30:00.123456+00:00``."""
+    """The ISO-8601 UTC text ``applied()`` reports, e.g. ``2024-01-15T10:30:00.123Z``.
+
+    Same shape as the runner's records, so every database shows applied_at alike."""
     if value is None:
         return ""
-    return to_utc(value).isoformat()
+    return to_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def default_applied_by() -> str:
