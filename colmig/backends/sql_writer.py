@@ -113,7 +113,8 @@ class SqlWriter(Writer):
         self.close()
 
     def describe(self) -> str:
-        return f"{self.dialect} table {self._target_name(None)} at {self.url.redacted}"
+        job = self.__dict__.get("_described_job")
+        return f"{self.dialect} table {self._target_name(job)} at {self.url.redacted}"
 
     # --- dialect hooks ------------------------------------------------------------------------
 
@@ -200,6 +201,7 @@ class SqlWriter(Writer):
     # --- contract -----------------------------------------------------------------------------
 
     def prepare(self, schema: pa.Schema, job: JobInfo, fresh: bool) -> None:
+        self.__dict__["_described_job"] = job
         target = self._target_name(job)
         keys = self._keys() if self.settings.write_mode == "upsert" else []
         missing = [k for k in keys if k not in schema.names]
@@ -365,6 +367,22 @@ class SqlWriter(Writer):
         with self._guard("validation"):
             cur = self._cursor()
             self._begin(cur)
+            cur.execute(sql)
+            row = cur.fetchall()[0]
+            self.conn.rollback()
+        return stats_from_row(schema, row)
+
+    def target_stats(self, schema: pa.Schema, job: JobInfo) -> dict[str, ColumnStats] | None:
+        target = self._target_name(job)
+        sql = self._stats_sql(target, schema, None)
+        if sql is None:
+            return None
+        with self._guard("validation"):
+            cur = self._cursor()
+            self._begin(cur)
+            if not self._table_exists(cur, target):
+                self.conn.rollback()
+                return {}
             cur.execute(sql)
             row = cur.fetchall()[0]
             self.conn.rollback()
