@@ -20,6 +20,13 @@ from colmig.errors import ColmigError, ConfigError, TransientError
 log = logging.getLogger("colmig.engine")
 
 
+SMALL_INPUT_BYTES = 16 << 20
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
 class LocalExecutor:
     """Runs partitions in ``workers`` spawned processes (inline when one worker suffices)."""
 
@@ -32,9 +39,24 @@ class LocalExecutor:
         if not partitions:
             return
         workers = min(self.workers, len(partitions))
-        if workers == 1 and len(partitions) == 1:
+        sizes = [p.estimated_bytes for p in partitions]
+        if workers > 1 and all(size is not None for size in sizes):
+            # Starting a process costs about a second (pyarrow, polars, duckdb imports); below
+            # SMALL_INPUT_BYTES per worker, extra processes make a job slower, not faster.
+            total = sum(size or 0 for size in sizes)
+            fitting = max(1, total // SMALL_INPUT_BYTES)
+            if fitting < workers:
+                log.info(
+                    "small input (%s): %d worker process(es) instead of %d",
+                    _mb(total),
+                    fitting,
+                    workers,
+                )
+                workers = int(fitting)
+        if workers == 1:
             context.progress = progress_queue
-            yield execute(context, partitions[0])
+            for partition in partitions:
+                yield execute(context, partition)
             return
         yield from self._pool(context, partitions, workers, progress_queue)
 

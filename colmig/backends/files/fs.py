@@ -103,7 +103,8 @@ def join(root: str, *parts: str) -> str:
 def display(url: URL, fs: fsspec.AbstractFileSystem, path: str) -> str:
     """A path as the user would write it: local paths plain, remote ones with their scheme."""
     if url.scheme == "file":
-        return path
+        cwd = os.getcwd().rstrip("/") + "/"
+        return "./" + path[len(cwd) :] if path.startswith(cwd) else path
     scheme = "memory" if url.scheme == "memory" else url.scheme
     return f"{scheme}://{path.lstrip('/')}"
 
