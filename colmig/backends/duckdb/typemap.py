@@ -311,8 +311,11 @@ def arrow_field(field: pa.Field, type_name: str) -> pa.Field:
 # --- validation ---------------------------------------------------------------------------------
 
 
-def checksum_expr(col: str, kind: str) -> str:
+def checksum_expr(col: str, kind: str, arrow_type: pa.DataType | None = None) -> str:
     """DuckDB aggregate of the canonical checksum of one column (see pg_checksum_expr)."""
+    if kind == "timestamp" and _is_zoned_ns(arrow_type):
+        # epoch_us has no TIMESTAMPTZ_NS overload; the UTC session makes the cast exact.
+        return f"CAST(SUM(epoch_us(CAST({col} AS TIMESTAMP_NS))) AS VARCHAR)"
     if kind == "exact":
         return f"CAST(SUM({col}) AS VARCHAR)"
     if kind == "bool":
@@ -330,3 +333,7 @@ def checksum_expr(col: str, kind: str) -> str:
         digits = f"CAST('0x' || substr(md5({text}), 1, 15) AS BIGINT)"
         return f"CAST(SUM({digits}) AS VARCHAR)"
     return "NULL"
+
+
+def _is_zoned_ns(t: pa.DataType | None) -> bool:
+    return t is not None and pa.types.is_timestamp(t) and t.unit == "ns" and t.tz is not None

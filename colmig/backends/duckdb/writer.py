@@ -343,7 +343,7 @@ class DuckdbWriter(SqlWriter):
         for field in schema:
             col = self.quote(field.name)
             parts.append(f"COUNT(*) - COUNT({col})")
-            parts.append(typemap.checksum_expr(col, stats_kind(field.type)))
+            parts.append(typemap.checksum_expr(col, stats_kind(field.type), field.type))
         clause = f" WHERE {where}" if where else ""
         return f"SELECT {', '.join(parts)} FROM {self.quote(table)}{clause}"
 
