@@ -166,7 +166,18 @@ def _attempt(context: JobContext, partition: Partition) -> PartitionResult:
     if context.transformation is not None and context.transformation.batch_size:
         batch_rows = int(context.transformation.batch_size)
 
+    source_error: list[BaseException] = []
+
     def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from produce()
+        except BaseException as exc:
+            # Drivers consuming this stream (ADBC ingest) wrap what it raises in their own
+            # errors; keep the original so a bad source value is not blamed on the target.
+            source_error.append(exc)
+            raise
+
+    def produce() -> Iterator[pa.RecordBatch]:
         for batch in context.reader.read(partition, batch_rows):
             reporter.add(batch.num_rows)
             if compiled is not None:
@@ -187,9 +198,14 @@ def _attempt(context: JobContext, partition: Partition) -> PartitionResult:
                     stats.add(piece)
                 yield piece
 
-    result = context.writer.write_partition(
-        partition, batches(), context.output_schema, context.job
-    )
+    try:
+        result = context.writer.write_partition(
+            partition, batches(), context.output_schema, context.job
+        )
+    except BaseException:
+        if source_error:
+            raise source_error[0] from None
+        raise
     reporter.flush()
     malformed = context.reader.drain_rejects()
     if malformed:
