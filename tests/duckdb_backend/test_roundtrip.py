@@ -128,7 +128,7 @@ def test_failed_partition_leaves_neither_rows_nor_ledger_row(duckdb_url: str) ->
     with pytest.raises(SourceDataError, match="bad row 51"):
         writer.write_partition(Partition("p0", "p0"), failing(), data.schema, job())
     wrong = data.set_column(0, "id", pa.array(["x"] * 100))
-    with pytest.raises(TargetError):
+    with pytest.raises(TargetError, match="id: source string needs VARCHAR, target has BIGINT"):
         writer.write_partition(Partition("p1", "p1"), wrong.to_batches(), wrong.schema, job())
     assert query(duckdb_url, "SELECT COUNT(*) FROM atomic") == [(0,)]
     assert writer.committed_partitions(job()) == set()

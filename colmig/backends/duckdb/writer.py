@@ -311,7 +311,9 @@ class DuckdbWriter(SqlWriter):
         try:
             cur.execute(f"INSERT INTO {self.quote(table)} ({names}) SELECT {names} FROM {view}")
         finally:
-            cur.unregister(view)
+            # Unregistering in a transaction the INSERT aborted fails: keep the INSERT's error.
+            with contextlib.suppress(Exception):
+                cur.unregister(view)
 
     def _create_temp_like(self, cur: Any, temp: str, table: str) -> None:
         cur.execute(
