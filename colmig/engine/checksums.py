@@ -31,6 +31,8 @@ from colmig.backends.base import ColumnStats
 from colmig.backends.sql_common import canonical_decimal, canonical_float, stats_kind
 
 FLOAT_RELATIVE_TOLERANCE = 1e-9
+#: One DuckDB query per this many rows: per-batch queries would cost more than the sums.
+FOLD_ROWS = 131_072
 
 
 def _as_micros(column: pa.ChunkedArray, kind: str) -> pa.ChunkedArray:
@@ -76,13 +78,26 @@ class StatsAccumulator:
         self.sums = {name: _Sum() for name in self.kinds}
         self.rows = 0
         self._db: duckdb.DuckDBPyConnection | None = None
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
 
     def add(self, data: pa.RecordBatch | pa.Table) -> None:
-        """Fold one batch into the running sums."""
+        """Fold one batch into the running sums (small batches are summed together)."""
         table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
         self.rows += table.num_rows
         if not self.kinds or table.num_rows == 0:
             return
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        if self._pending_rows >= FOLD_ROWS:
+            self._fold()
+
+    def _fold(self) -> None:
+        if not self._pending:
+            return
+        table = pa.concat_tables(self._pending)
+        self._pending = []
+        self._pending_rows = 0
         columns, selects = {}, []
         for index, (name, kind) in enumerate(self.kinds.items()):
             column = table.column(name)
@@ -113,6 +128,7 @@ class StatsAccumulator:
 
     def result(self) -> dict[str, ColumnStats]:
         """The statistics of everything added so far."""
+        self._fold()
         out = {}
         for name, kind in self.kinds.items():
             acc = self.sums[name]
