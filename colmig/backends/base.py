@@ -268,6 +268,10 @@ class Writer(ABC):
         Used by ``-validate`` when ``partition_stats`` cannot isolate one partition's rows."""
         return None
 
+    def output_of(self, partition: Partition, job: JobInfo) -> str | None:
+        """Where ``partition``'s rows will land (for dry runs), or None if not known."""
+        return None
+
     def committed_partitions(self, job: JobInfo) -> set[str] | None:
         """Partition ids the target itself knows are committed, or None if it keeps no ledger."""
         return None

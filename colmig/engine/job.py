@@ -220,6 +220,9 @@ def _print_plan(sub: SubJob) -> None:
         size = human_bytes(p.estimated_bytes) if p.estimated_bytes is not None else "size unknown"
         state = "  [committed]" if p.id in committed else ""
         print(f"    {index:>4}. {p.label}  ({rows}, {size}){state}", file=out)
+        where = prepared.writer.output_of(p, job) if prepared.writer is not None else None
+        if where:
+            print(f"          -> {where}", file=out)
     if len(parts) > 50:
         print(f"    ... and {len(parts) - 50} more", file=out)
     sample = _sample(prepared)

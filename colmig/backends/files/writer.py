@@ -93,6 +93,11 @@ class FileWriter(Writer):
     def _base(self, job: JobInfo) -> str:
         return fsmod.join(self.root, job.target_table or "")
 
+    def output_of(self, partition: Partition, job: JobInfo) -> str | None:
+        keys = "/".join(f"{k.name}=…" for k in self.keys)
+        name = f"part-{self._stem(job, partition.id)}-*.{self.extension}"
+        return self._shown(fsmod.join(self._base(job), keys, name))
+
     # --- coordinator side ---------------------------------------------------------------------
 
     def prepare(self, schema: pa.Schema, job: JobInfo, fresh: bool) -> None:
