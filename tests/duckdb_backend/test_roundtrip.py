@@ -277,3 +277,21 @@ def test_table_lists_and_globs(duckdb_url: str) -> None:
     reader = open_reader(duckdb_url, Settings(table="sensor_*"))
     assert [c.source for c in reader.choices] == ["sensor_a", "sensor_b"]
     assert read_all(reader).num_rows == 10
+
+
+def test_reader_and_writer_pickle_to_workers(duckdb_url: str, tmp_path: Path) -> None:
+    import pickle
+
+    write_table(duckdb_url, series_table(50), Settings(table="src"), job())
+    settings = Settings(source_table="src", target_table="dst", partition_on="id", partitions=2)
+    reader = open_reader(duckdb_url, settings)
+    target = f"duckdb://{tmp_path}/out.duckdb"
+    writer = open_writer(target, settings)
+    schema = reader.schema()
+    writer.prepare(schema, job("copy"), False)
+    parts = reader.plan(2)
+    worker_reader, worker_writer = pickle.loads(pickle.dumps((reader, writer)))
+    for part in parts:
+        worker_writer.write_partition(part, worker_reader.read(part, 10), schema, job("copy"))
+    assert writer.committed_partitions(job("copy")) == {p.id for p in parts}
+    assert query(target, "SELECT COUNT(*) FROM dst") == [(50,)]
