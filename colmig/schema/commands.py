@@ -9,7 +9,7 @@ reads only (never creates the tracking table) and prints the plan with each file
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from colmig import audit
@@ -127,6 +127,9 @@ def _create(args: list[str], settings: Settings) -> int:
     if len(args) != 1:
         raise ConfigError("usage: colmig create NAME (e.g. colmig create add_privacy_fields)")
     started = time.monotonic()
+    if settings.dry_run:
+        print(f"dry run: would create an up/down pair for {args[0]!r} in {settings.path}")
+        return 0
     try:
         up, down = create_pair(settings.path, args[0])
     except OSError as exc:
@@ -282,8 +285,7 @@ def _mutate(request: Request, settings: Settings) -> int:
             runner.run(steps, outcome)
         finally:
             info.versions = [s.version for s in outcome.done]
-            done_state = State(files, target.applied(settings.migrations_table))
-            info.to_version = done_state.current
+            info.to_version = _current_or(target, settings, files, _end_version(state, steps))
         _summary(steps, info, started)
         return 0
     except BaseException as exc:
@@ -299,6 +301,17 @@ def _mutate(request: Request, settings: Settings) -> int:
                     target.unlock()
             finally:
                 target.close()
+
+
+def _current_or(
+    target: SchemaTarget, settings: Settings, files: list, fallback: str | None
+) -> str | None:
+    """The version the database is at now; ``fallback`` if it cannot be read (a lost
+    connection must not hide the error being reported)."""
+    try:
+        return State(files, target.applied(settings.migrations_table)).current
+    except Exception:
+        return fallback
 
 
 def _check_reversible(steps: list[Step]) -> None:
@@ -357,7 +370,7 @@ def _force(
             marked.append(f.version)
     for row in state.applied:
         if ts_of(row.version) <= cut and row.dirty and ts_of(row.version) not in state.file_by_ts:
-            clean = {**row.__dict__, "dirty": False}
+            clean = {**asdict(row), "dirty": False}
             target.set_version(table, clean, [])
             marked.append(row.version)
     removed = [a.version for a in state.applied if ts_of(a.version) > cut]

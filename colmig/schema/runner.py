@@ -6,6 +6,7 @@ identity), so renaming a file's description does not make it look pending again.
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import time
@@ -27,6 +28,8 @@ from colmig.errors import (
 from colmig.schema.files import TIMESTAMP_LEN, MigrationFile, resolve_version
 from colmig.schema.splitter import Statement, split_statements
 from colmig.urls import redact_secrets
+
+log = logging.getLogger("colmig.schema")
 
 #: The version name meaning "before the first migration" (``down -version 0``, ``force 0``).
 ZERO = "0"
@@ -284,6 +287,9 @@ class Runner:
     def run_one(self, step: Step, verb: str | None = None) -> None:
         """Apply or revert one migration; raise MigrationFailedError naming file and line."""
         path, stmts = self.statements(step)
+        log.debug("%s %s: %d statement(s) from %s", step.direction, step.version, len(stmts), path)
+        for s in stmts:
+            log.debug("%s:%d: %s", path, s.line, " ".join(s.text.split())[:300])
         started = time.monotonic()
         up = step.direction == "up"
         record = tracking_record(step.migration, started) if up else None
