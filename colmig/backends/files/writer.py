@@ -133,6 +133,10 @@ class FileWriter(Writer):
         except Exception as exc:
             raise fsmod.classify(exc, f"cannot clean up {self.url.redacted}") from None
 
+    def rollback(self, job: JobInfo, partition_ids: Iterable[str]) -> None:
+        """Delete the files of ``partition_ids`` (this run's commits) for -rollback-on-error."""
+        self.cleanup(job, partition_ids, set())
+
     # --- worker side --------------------------------------------------------------------------
 
     def write_partition(
