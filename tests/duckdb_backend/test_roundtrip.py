@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -295,3 +296,33 @@ def test_reader_and_writer_pickle_to_workers(duckdb_url: str, tmp_path: Path) ->
         worker_writer.write_partition(part, worker_reader.read(part, 10), schema, job("copy"))
     assert writer.committed_partitions(job("copy")) == {p.id for p in parts}
     assert query(target, "SELECT COUNT(*) FROM dst") == [(50,)]
+
+
+def test_less_common_arrow_types_load_and_read_back(duckdb_url: str) -> None:
+    import numpy as np
+
+    table = pa.table(
+        {
+            "id": [1, 2],
+            "t32": pa.array([dt.time(1, 2, 3), None], pa.time32("ms")),
+            "dur": pa.array([1_000_000, None], pa.duration("us")),
+            "fsl": pa.array([[1, 2], None], pa.list_(pa.int32(), 2)),
+            "mp": pa.array([[("a", 1)], None], pa.map_(pa.string(), pa.int64())),
+            "d64": pa.array([dt.date(2020, 1, 1), None], pa.date64()),
+            "f16": pa.array([np.float16(1.5), None], pa.float16()),
+            "d256": pa.array([Decimal("1.25"), None], pa.decimal256(10, 2)),
+            "sv": pa.array(["x", None], pa.string_view()),
+            "dic": pa.array(["a", None]).dictionary_encode(),
+        }
+    )
+    write_table(duckdb_url, table, Settings(table="odd"), job(), parts=1)
+    back = read_all(open_reader(duckdb_url, Settings(table="odd"))).sort_by("id")
+    row = back.to_pylist()[0]
+    assert row["t32"] == dt.time(1, 2, 3) and row["fsl"] == [1, 2] and row["mp"] == [("a", 1)]
+    assert row["dur"].nanoseconds == 1_000_000_000 and row["d64"] == dt.date(2020, 1, 1)
+    assert row["f16"] == 1.5 and row["d256"] == Decimal("1.25")
+    assert row["sv"] == "x" and row["dic"] == "a"
+    assert all(value is None for key, value in back.to_pylist()[1].items() if key != "id")
+    wide = pa.table({"n": pa.array([Decimal(10) ** 40], pa.decimal256(45, 0))})
+    with pytest.raises(TargetError, match=r"n: .*DECIMAL\(38\)"):
+        write_table(duckdb_url, wide, Settings(table="wide"), job("w"), parts=1)
