@@ -42,7 +42,8 @@ def python_reference(table: pa.Table) -> dict[str, tuple[int, int, str]]:
             unit = field.type.unit
             per_us = {"s": Decimal(10**6), "ms": Decimal(1000), "us": 1, "ns": Decimal("0.001")}
             raw = column.cast(pa.int64()).to_pylist()
-            total = sum(math.floor(Decimal(v) * per_us[unit]) for v in raw if v is not None)
+            # Sub-microsecond digits are dropped toward zero (Arrow's ns -> us cast).
+            total = sum(int(Decimal(v) * per_us[unit]) for v in raw if v is not None)
         elif kind == "date":
             total = sum(v.toordinal() - 719163 for v in column.to_pylist() if v is not None)
             total *= 86_400_000_000
@@ -90,13 +91,24 @@ def duckdb_reference(table: pa.Table) -> dict[str, tuple[int, int, str]]:
         for field in table.schema:
             kind = stats_kind(field.type)
             if kind == "none" or (kind == "timestamp" and field.type.unit == "ns"):
-                continue  # ns: ::TIMESTAMP rounds where the canonical floor truncates
+                continue  # ns: ::TIMESTAMP rounds where the canonical sum truncates
             col = f'"{field.name}"'
             sql = f"SELECT COUNT(*), COUNT(*) - COUNT({col}), {_REFERENCE_SQL[kind]} FROM rows"
             count, nulls, total = conn.execute(sql.format(c=col)).fetchone()
             text = canonical_float(total) if kind == "float" else canonical_decimal(total)
             out[field.name] = (count, nulls, text)
     return out
+
+
+def engine_reference(table: pa.Table) -> dict[str, tuple[int, int, str]]:
+    """What the engine computes on the source side (colmig.engine.checksums)."""
+    from colmig.engine.checksums import table_stats
+
+    stats = table_stats(table.to_batches(), table.schema)
+    # arrow.uuid: the engine hashes the 16 raw bytes where the databases (PostgreSQL uuid::text,
+    # this writer) hash the canonical text; reported, compared against the Python reference.
+    uuids = {f.name for f in table.schema if f.type == pa.uuid()}
+    return {n: (s.count, s.nulls, s.checksum) for n, s in stats.items() if n not in uuids}
 
 
 def same(got: dict[str, tuple[int, int, str]], want: dict[str, tuple[int, int, str]]) -> None:
@@ -130,6 +142,7 @@ def test_partition_stats_equal_reference_stats(tmp_path: Any) -> None:
         assert set(got) == {f.name for f in schema if stats_kind(f.type) != "none"}
         same(got, python_reference(rows))
         same(got, duckdb_reference(rows))
+        same(got, engine_reference(rows))
     assert seen == table.num_rows
 
 

@@ -313,9 +313,10 @@ def arrow_field(field: pa.Field, type_name: str) -> pa.Field:
 
 def checksum_expr(col: str, kind: str, arrow_type: pa.DataType | None = None) -> str:
     """DuckDB aggregate of the canonical checksum of one column (see pg_checksum_expr)."""
-    if kind == "timestamp" and _is_zoned_ns(arrow_type):
-        # epoch_us has no TIMESTAMPTZ_NS overload; the UTC session makes the cast exact.
-        return f"CAST(SUM(epoch_us(CAST({col} AS TIMESTAMP_NS))) AS VARCHAR)"
+    if kind == "timestamp" and _is_ns(arrow_type):
+        # The canonical sum casts ns to us truncating toward zero (Arrow's cast), as DuckDB's
+        # integer // does; epoch_us would floor. ns values always fit epoch_ns.
+        return f"CAST(SUM(epoch_ns({col}) // 1000) AS VARCHAR)"
     if kind == "exact":
         return f"CAST(SUM({col}) AS VARCHAR)"
     if kind == "bool":
@@ -335,5 +336,5 @@ def checksum_expr(col: str, kind: str, arrow_type: pa.DataType | None = None) ->
     return "NULL"
 
 
-def _is_zoned_ns(t: pa.DataType | None) -> bool:
-    return t is not None and pa.types.is_timestamp(t) and t.unit == "ns" and t.tz is not None
+def _is_ns(t: pa.DataType | None) -> bool:
+    return t is not None and pa.types.is_timestamp(t) and t.unit == "ns"
