@@ -279,7 +279,10 @@ def _mutate(request: Request, settings: Settings) -> int:
         _note_out_of_order(state, steps)
         outcome = Outcome()
         runner = Runner(
-            target, settings.migrations_table, rollback_on_error=settings.rollback_on_error
+            target,
+            settings.migrations_table,
+            rollback_on_error=settings.rollback_on_error,
+            applied=[a.version for a in state.applied],
         )
         try:
             runner.run(steps, outcome)

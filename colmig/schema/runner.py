@@ -260,8 +260,10 @@ class Runner:
         *,
         rollback_on_error: bool = False,
         out: Callable[[str], None] | None = None,
+        applied: Sequence[str] = (),
     ) -> None:
         self.target = target
+        self._applied = {ts_of(v): v for v in applied}
         self.table = table
         self.rollback_on_error = rollback_on_error
         self.out = out or (lambda line: print(line, flush=True))
@@ -306,6 +308,10 @@ class Runner:
                 f"migration {step.migration.version} failed in {path}: "
                 f"{redact_secrets(str(exc).strip())}"
             ) from exc
+        if up:
+            self._applied[step.migration.timestamp] = step.version
+        else:
+            self._applied.pop(ts_of(step.version), None)
         elapsed = time.monotonic() - started
         self.out(f"{verb or ('applied' if up else 'reverted')} {step.version} ({elapsed:.2f}s)")
 
@@ -320,10 +326,20 @@ class Runner:
         message = f"migration {step.migration.version} failed at {where}: {cause}"
         if self.target.transactional_ddl:
             message += " (its transaction was rolled back: this migration left no trace)"
-        else:
+        elif step.direction == "up":
+            earlier = [v for ts, v in self._applied.items() if ts < step.migration.timestamp]
+            before = max(earlier) if earlier else ZERO
             message += (
                 f" ({step.version} is now marked dirty: statements before the failing one may "
-                f"have taken effect; check them, fix by hand, then run 'colmig force VERSION')"
+                f"have taken effect. Check them, then either complete them by hand and run "
+                f"'colmig force {step.version}', or undo them and run 'colmig force {before}')"
+            )
+        else:
+            message += (
+                f" ({step.version} is now marked dirty: part of its down file may have taken "
+                f"effect. Check it, then either finish reverting by hand and run 'colmig force "
+                f"VERSION' with the version before it, or restore it and run 'colmig force "
+                f"{step.version}')"
             )
         fields = {**exc.fields, "file": str(path), "version": step.migration.version}
         if isinstance(index, int) and 0 <= index < len(stmts):
