@@ -56,7 +56,8 @@ def _aggregate_sql(name: str, kind: str) -> str:
     if kind == "float":
         return f"SUM(CAST({col} AS DOUBLE))"
     if kind == "hash":
-        return f"CAST(SUM(CAST('0x' || substr(md5(CAST({col} AS VARCHAR)), 1, 15) AS BIGINT)) AS VARCHAR)"
+        text = f"CAST({col} AS VARCHAR)"
+        return f"CAST(SUM(CAST('0x' || substr(md5({text}), 1, 15) AS BIGINT)) AS VARCHAR)"
     return f"CAST(SUM(CAST('0x' || substr(md5({col}), 1, 15) AS BIGINT)) AS VARCHAR)"
 
 

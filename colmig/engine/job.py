@@ -296,7 +296,8 @@ def _run(sub: SubJob) -> None:
             raise ConfigError(
                 f"the plan changed since the interrupted run of job {job.job_id}"
                 f" ({len(stray)} committed partition(s) are not in the new plan);"
-                " re-run with the same -workers/-partitions/-partition-on, or start over with -fresh"
+                " re-run with the same -workers/-partitions/-partition-on,"
+                " or start over with -fresh"
             )
         removed = writer.cleanup(job, planned, committed)
         if removed:

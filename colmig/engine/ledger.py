@@ -162,8 +162,8 @@ class Ledger:
         """Record a partition as committed."""
         with self.db:
             self.db.execute(
-                "INSERT OR REPLACE INTO partitions (job_id, partition_id, label, state, rows, bytes,"
-                " rejected, outputs, stats, error, attempts, run_id, updated_at)"
+                "INSERT OR REPLACE INTO partitions (job_id, partition_id, label, state, rows,"
+                " bytes, rejected, outputs, stats, error, attempts, run_id, updated_at)"
                 " VALUES (?, ?, ?, 'committed', ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
                 (
                     job_id,
@@ -213,6 +213,7 @@ class Ledger:
         """Record how a run ended."""
         with self.db:
             self.db.execute(
-                "UPDATE runs SET finished_at = ?, outcome = ?, rows = ?, seconds = ? WHERE run_id = ?",
+                "UPDATE runs SET finished_at = ?, outcome = ?, rows = ?, seconds = ?"
+                " WHERE run_id = ?",
                 (_now(), outcome, rows, seconds, run_id),
             )

@@ -3,6 +3,7 @@ retried partition overwrites its own rejects instead of adding duplicates."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -23,10 +24,8 @@ class RejectSink:
     def clear(self, partition_id: str) -> None:
         """Forget rejects of an earlier attempt of ``partition_id``."""
         for kind in ("transform.parquet", "malformed.jsonl"):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.remove(self.path_for(partition_id, kind))
-            except FileNotFoundError:
-                pass
 
     def write_rows(self, partition_id: str, tables: list[pa.Table]) -> Path | None:
         """Rows a transform rejected (source columns + reason)."""

@@ -65,7 +65,10 @@ def validate(
                 want_rows += rows
                 want = add_stats(want, stats) if stats else want
             mismatches.extend(compare("whole table", want_rows, want, _rows(total, 0), total))
-            verdict = f"validated the whole target table ({want_rows:,} rows) by count and column checksums"
+            verdict = (
+                f"validated the whole target table ({want_rows:,} rows)"
+                " by count and column checksums"
+            )
     if mismatches:
         raise ValidationError(_table(mismatches), mismatches=len(mismatches))
     return verdict
@@ -81,10 +84,10 @@ def _table(mismatches: list[Mismatch]) -> str:
     lines = [f"validation failed: {len(mismatches)} mismatch(es) between source and target"]
     width = max(len(m.partition) for m in mismatches[:50])
     lines.append(f"  {'partition':<{width}}  {'column':<16} {'what':<9} expected -> actual")
-    for m in mismatches[:50]:
-        lines.append(
-            f"  {m.partition:<{width}}  {m.column:<16} {m.what:<9} {m.expected} -> {m.actual}"
-        )
+    lines.extend(
+        f"  {m.partition:<{width}}  {m.column:<16} {m.what:<9} {m.expected} -> {m.actual}"
+        for m in mismatches[:50]
+    )
     if len(mismatches) > 50:
         lines.append(f"  ... and {len(mismatches) - 50} more")
     return "\n".join(lines)

@@ -6,6 +6,7 @@ just a partition. Everything here is picklable so the same function runs on a Da
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -243,9 +244,7 @@ class _Reporter:
 
     def flush(self) -> None:
         if self.queue is not None and self.pending:
-            try:
+            with contextlib.suppress(Exception):  # progress is best effort
                 self.queue.put_nowait((self.partition_id, self.pending))
-            except Exception:
-                pass
         self.pending = 0
         self.last = time.monotonic()
