@@ -431,3 +431,32 @@ def test_mariadb_url_without_database_is_a_config_error(mariadb_server: object) 
 
     with pytest.raises(ConfigError, match="names no database"):
         open_target(f"mysql://colmig:{PASSWORD}@127.0.0.1:1/")
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "mysql"])
+def test_silent_server_times_out_within_seconds(scheme: str) -> None:
+    """A host that accepts TCP but never answers (a hung server, a black-holing proxy)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)  # never accept(): the handshake completes, no greeting ever comes
+        port = listener.getsockname()[1]
+        url = f"{scheme}://colmig:{PASSWORD}@127.0.0.1:{port}/tsiot"
+        started = time.monotonic()
+        with pytest.raises(ConnectionFailedError) as info:
+            open_target(url)
+        elapsed = time.monotonic() - started
+    assert 3 <= elapsed < 12
+    assert PASSWORD not in str(info.value)
+    assert "***" in str(info.value)
+
+
+@pytest.mark.mariadb
+def test_mariadb_statement_longer_than_the_connect_timeout(mariadb_url: str) -> None:
+    """The handshake read timeout must not cut off a long migration statement."""
+    target = open_target(mariadb_url)
+    try:
+        target.ensure_tables(TABLE)
+        target.apply(["SELECT SLEEP(6)"], record("20240101_000000_long"), None, TABLE)
+        assert target.applied(TABLE)[0].duration_ms >= 6000
+    finally:
+        target.close()

@@ -88,7 +88,7 @@ class MysqlSchemaTarget(SchemaTarget):
         import pymysql
 
         try:
-            return pymysql.connect(
+            conn = pymysql.connect(
                 host=self.url.host or "127.0.0.1",
                 port=self.url.port or 3306,
                 user=self.url.username or "root",
@@ -97,6 +97,9 @@ class MysqlSchemaTarget(SchemaTarget):
                 charset="utf8mb4",
                 autocommit=False,
                 connect_timeout=CONNECT_TIMEOUT_S,
+                # connect_timeout covers only TCP; a server that accepts and never greets would
+                # hang the handshake forever without a read timeout.
+                read_timeout=CONNECT_TIMEOUT_S,
                 init_command="SET time_zone = '+00:00'",
             )
         except Exception as exc:
@@ -104,6 +107,10 @@ class MysqlSchemaTarget(SchemaTarget):
                 f"cannot connect to {self.url.redacted}: {mysql_error(exc)}",
                 url=self.url.redacted,
             ) from None
+        # Migrations and GET_LOCK may take long: no read timeout once connected. pymysql
+        # applies _read_timeout to the socket before each read.
+        conn._read_timeout = None
+        return conn
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
