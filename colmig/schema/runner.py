@@ -277,6 +277,9 @@ class Runner:
             sql = m.read_down()
             path = m.down_path or m.up_path
         stmts = split_statements(sql, self.target.dialect)
+        if not stmts:
+            # A fresh 'colmig create' pair is empty: recording it applied is rarely intended.
+            warn(f"{path} has no SQL statements; it only updates the tracking table")
         if self.target.transactional_ddl:
             for s in stmts:
                 if _TXN_CONTROL.match(" ".join(s.text.split())):

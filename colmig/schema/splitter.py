@@ -36,6 +36,7 @@ class _Splitter:
         self.dollar = self.dialect in ("postgres", "duckdb")
         self.delimiter = ";"
         self.out: list[Statement] = []
+        self._prev_word = ""
         self._reset()
 
     def _reset(self) -> None:
@@ -76,7 +77,6 @@ class _Splitter:
 
     def split(self) -> list[Statement]:
         sql, n, i = self.sql, len(self.sql), 0
-        self._prev_word = ""
         at_line_start = True
         while i < n:
             ch = sql[i]

@@ -289,3 +289,39 @@ def test_transaction_control_in_file_is_refused(db: Db, migrations: Path) -> Non
     (migrations / "20240117_000000_txn.up.sql").write_text("BEGIN;\nSELECT 1;\nCOMMIT;\n")
     with pytest.raises(ConfigError, match=r"20240117_000000_txn.up.sql:1: remove 'BEGIN'"):
         run(db, migrations, "up")
+
+
+def test_empty_migration_warns(
+    db: Db, migrations: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (migrations / "20240117_000000_todo.up.sql").write_text("-- nothing yet\n")
+    run(db, migrations, "up")
+    assert "20240117_000000_todo.up.sql has no SQL statements" in capsys.readouterr().err
+    assert db.applied()[-1] == "20240117_000000_todo"
+
+
+def test_out_of_order_file_and_mixed_goto(
+    db: Db, migrations: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v2_files = [migrations / f"{V2}.up.sql", migrations / f"{V2}.down.sql"]
+    saved = [p.read_text() for p in v2_files]
+    for p in v2_files:
+        p.unlink()
+    run(db, migrations, "up")
+    assert db.applied() == [V1, V3]
+    for p, text in zip(v2_files, saved, strict=True):
+        p.write_text(text)  # a migration merged from another branch
+    capsys.readouterr()
+    run(db, migrations, "goto", V2)
+    out = capsys.readouterr().out
+    assert out.index(f"reverted {V3}") < out.index(f"applied {V2}")
+    assert db.applied() == [V1, V2]
+    entry = audit_lines(migrations.parent / ".colmig")[-1]
+    assert entry["direction"] == "down+up" and entry["versions"] == [V3, V2]
+    run(db, migrations, "down", "1")
+    run(db, migrations, "up", steps=1, version=V3)
+    assert db.applied() == [V1, V2]
+    run(db, migrations, "up")
+    run(db, migrations, "down", version=V1)
+    assert db.applied() == [V1]
+    assert "privacy" not in db.tables()
