@@ -102,20 +102,20 @@ def main() -> None:
 
     out = bench.output("transform-colmig")
     colmig_args = [
-        "-mode", "transform", "-source", f"file://{bench.csv_dir}",
+        "-mode", "transform", "-source", f"file://{bench.v1_dir}",
         "-target", f"file://{out}", "-target-format", "parquet",
         "-transform-config", CONFIG, "-workers", bench.workers, "-progress", "none",
         "-state-dir", bench.root / "run" / "transform-colmig-state", "-fresh",
     ]  # fmt: skip
     contender("colmig", "colmig", common.colmig_cmd(*colmig_args), out, False)
     out = bench.output("transform-polars")
-    cmd = common.pycall("transform", "polars_pipeline", bench.csv_glob, str(out))
+    cmd = common.pycall("transform", "polars_pipeline", bench.v1_glob, str(out))
     contender("Polars (hand-written)", "polars", cmd, out, True)
     out = bench.output("transform-duckdb")
-    cmd = common.pycall("transform", "duckdb_pipeline", bench.csv_glob, str(out), bench.workers)
+    cmd = common.pycall("transform", "duckdb_pipeline", bench.v1_glob, str(out), bench.workers)
     contender("DuckDB SQL (hand-written)", "duckdb", cmd, out, True)
 
-    common.report(bench, args, "transform", [common.Goal(SECTION, "colmig", 1.1, 1024)])
+    common.report(bench, args, "transform", [common.Goal(SECTION, "colmig", 1.1, common.GiB)])
 
 
 if __name__ == "__main__":
