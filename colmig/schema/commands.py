@@ -272,7 +272,7 @@ def _mutate(request: Request, settings: Settings) -> int:
             warn(f"{a.version} is recorded as applied but has no migration file in {settings.path}")
         steps = _plan(request, state, settings)
         info.direction = plan_direction(steps)
-        if any(s.direction == "up" for s in steps):
+        if request.operation == "up" or any(s.direction == "up" for s in steps):
             check_unchanged(state, settings.allow_changed, warn)
         if settings.rollback_on_error:
             _check_reversible(steps)
