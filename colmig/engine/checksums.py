@@ -104,12 +104,12 @@ class StatsAccumulator:
             column = table.column(name)
             if kind in ("timestamp", "date", "time"):
                 column = _as_micros(column, kind)
-            elif kind == "hash" and isinstance(column.type, pa.BaseExtensionType):
-                column = column.cast(column.type.storage_type)  # type: ignore[attr-defined]
             alias = f"c{index}"
             columns[alias] = column
             selects.append(f"COUNT(*) - COUNT({alias})")
             selects.append(_aggregate_sql(alias, kind))
+        # Extension columns (arrow.uuid, arrow.json) stay as they are: DuckDB reads them as
+        # UUID/JSON and renders the canonical text databases hash (hyphenated UUIDs).
         frame = pa.table(columns)  # noqa: F841 - read by DuckDB's replacement scan
         if self._db is None:
             self._db = duckdb.connect()
