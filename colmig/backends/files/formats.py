@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import lzma
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +47,8 @@ _COMPRESSIONS = {
 _FORMAT_ALIASES = {"ndjson": "jsonl", "feather": "arrow", "ipc": "arrow", "json_lines": "jsonl"}
 CSV_BLOCK = 8 << 20
 SNIFF_BLOCK = 1 << 20
+#: Decompressed Parquet/Arrow files spill from memory to disk past this size.
+SPOOL_BYTES = 64 << 20
 
 
 def detect(
@@ -101,22 +105,26 @@ class CsvOptions:
     timestamp_format: str | None = None
 
     def parse_options(
-        self, fmt: str, invalid_row_handler: Callable[[Any], str] | None
+        self,
+        fmt: str,
+        invalid_row_handler: Callable[[Any], str] | None,
+        newlines_in_values: bool = True,
     ) -> pacsv.ParseOptions:
         delimiter = self.delimiter or ("\t" if fmt == "tsv" else ",")
         if delimiter in ("\\t", "tab"):
             delimiter = "\t"
         return pacsv.ParseOptions(
-            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=invalid_row_handler
+            delimiter=delimiter,
+            newlines_in_values=newlines_in_values,
+            invalid_row_handler=invalid_row_handler,
         )
 
     def convert_options(self, column_types: dict[str, pa.DataType] | None) -> pacsv.ConvertOptions:
         kwargs: dict[str, Any] = {}
+        kwargs["strings_can_be_null"] = True
         if self.null_values is not None:
-            kwargs["null_values"] = list(self.null_values)
-            kwargs["strings_can_be_null"] = True
-        else:
-            kwargs["strings_can_be_null"] = True
+            # Extra markers add to the empty field, which stays null (as in Arrow's default).
+            kwargs["null_values"] = ["", *self.null_values]
         if self.timestamp_format:
             kwargs["timestamp_parsers"] = [self.timestamp_format, pacsv.ISO8601]
         if column_types:
@@ -150,53 +158,77 @@ def open_binary(
     return pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), compression)
 
 
+def open_seekable(fs: Any, path: str, compression: str | None) -> Any:
+    """A seekable binary file of ``path``; a compressed one (``x.parquet.gz``) is decompressed
+    into a temporary file first, because Parquet and Arrow IPC files are read from the end."""
+    if compression is None:
+        return fs.open(path, "rb")
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - returned
+    try:
+        with open_binary(fs, path, compression) as stream:
+            shutil.copyfileobj(stream, spool, CSV_BLOCK)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
+
+
 class _LineRange(io.RawIOBase):
     """Bytes of whole lines starting in [start, end): the line running across ``start`` belongs
-    to the previous range, the line running across ``end`` to this one."""
+    to the previous range, the line running across ``end`` to this one.
+
+    Both borders are moved to line starts up front, so reads never stop short inside a line
+    (Arrow's CSV reader takes a short read of its first block as the whole header)."""
 
     def __init__(self, raw: Any, start: int, end: int | None) -> None:
         self.raw = raw
-        self.end = end
-        if start > 0:
-            raw.seek(start - 1)
-            if raw.read(1) != b"\n":
-                raw.readline()
-        else:
-            raw.seek(0)
-        self.pos = raw.tell()
-        self.done = False
-        self.tail = b""
+        self.begin = _line_start(raw, start)
+        self.stop = _line_start(raw, end) if end is not None else None
+        raw.seek(self.begin)
+        self.pos = self.begin
+
+    @property
+    def empty(self) -> bool:
+        """True when no line starts inside the range."""
+        return self.stop is not None and self.stop <= self.begin
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        if self.done:
-            return 0
         want = len(buffer)
-        if self.end is not None and self.pos >= self.end:
-            # Past the range: finish the current line only.
-            line = self.raw.readline()
-            self.done = True
-            n = len(line)
-            buffer[:n] = line
-            return n
-        if self.end is not None:
-            want = min(want, self.end - self.pos)
-        chunk = self.raw.read(want)
-        if not chunk:
-            self.done = True
-            return 0
-        n = len(chunk)
-        buffer[:n] = chunk
-        self.pos += n
-        if self.end is not None and self.pos >= self.end and chunk[-1:] == b"\n":
-            self.done = True
-        return n
+        if self.stop is not None:
+            want = min(want, self.stop - self.pos)
+        filled = 0
+        view = memoryview(buffer)
+        while filled < want:
+            chunk = self.raw.read(want - filled)
+            if not chunk:
+                break
+            view[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+        self.pos += filled
+        return filled
 
     def close(self) -> None:
         self.raw.close()
         super().close()
+
+
+def _line_start(raw: Any, offset: int) -> int:
+    """The first line start at or after ``offset`` (the file size past the last line)."""
+    if offset <= 0:
+        return 0
+    raw.seek(offset - 1)
+    byte = raw.read(1)
+    if byte == b"\n":
+        return offset
+    if not byte:  # past the end of the file
+        raw.seek(0, io.SEEK_END)
+        return int(raw.tell())
+    raw.readline()
+    return int(raw.tell())
 
 
 def csv_stream(
@@ -207,6 +239,7 @@ def csv_stream(
     column_types: dict[str, pa.DataType] | None,
     bad_rows: BadRows | None,
     block_size: int = CSV_BLOCK,
+    newlines_in_values: bool = True,
 ) -> pacsv.CSVStreamingReader:
     """A streaming CSV reader; ``column_names`` given means the stream has no header line."""
     if column_names is not None:
@@ -223,7 +256,7 @@ def csv_stream(
     return pacsv.open_csv(
         stream,
         read_options=read,
-        parse_options=options.parse_options(fmt, handler),
+        parse_options=options.parse_options(fmt, handler, newlines_in_values),
         convert_options=options.convert_options(column_types),
     )
 
@@ -233,14 +266,16 @@ def sniff_schema(
 ) -> pa.Schema:
     """The schema of one file, reading at most about a megabyte of it (all of a JSON array)."""
     if fmt == "parquet":
-        with fs.open(path, "rb") as f:
+        with open_seekable(fs, path, compression) as f:
             return pq.ParquetFile(f).schema_arrow
     if fmt == "arrow":
-        with fs.open(path, "rb") as f:
+        with open_seekable(fs, path, compression) as f:
             return _open_ipc(f).schema
     with open_binary(fs, path, compression) as stream:
         if fmt in ("csv", "tsv"):
-            reader = csv_stream(stream, fmt, options, None, None, None, block_size=SNIFF_BLOCK)
+            # Malformed rows do not change the schema; reading them reports them with lines.
+            tolerant = BadRows("skip")
+            reader = csv_stream(stream, fmt, options, None, None, tolerant, block_size=SNIFF_BLOCK)
             schema = reader.schema
             if options.header is False:
                 schema = pa.schema([f.with_name(_generated_name(i)) for i, f in enumerate(schema)])
@@ -288,13 +323,13 @@ def iter_batches(
 ) -> Iterator[pa.RecordBatch]:
     """Batches of one partition of one file, in the file's own column types."""
     if fmt == "parquet":
-        with fs.open(path, "rb") as f:
+        with open_seekable(fs, path, compression) as f:
             pf = pq.ParquetFile(f)
             groups = spec.get("row_groups")
             yield from pf.iter_batches(batch_size=1 << 17, row_groups=groups, use_threads=False)
         return
     if fmt == "arrow":
-        with fs.open(path, "rb") as f:
+        with open_seekable(fs, path, compression) as f:
             reader = _open_ipc(f)
             if isinstance(reader, pa.ipc.RecordBatchFileReader):
                 for i in range(reader.num_record_batches):
@@ -307,8 +342,15 @@ def iter_batches(
         types = {f.name: f.type for f in file_schema}
         # A range after the first starts mid-file, without the header line.
         names = list(file_schema.names) if (start > 0 or not options.header) else None
+        ranged = start > 0 or end is not None
         with open_binary(fs, path, compression, start, end) as stream:
-            reader = csv_stream(stream, fmt, options, names, types, bad_rows)
+            if ranged and stream.empty:
+                return
+            # A byte range cannot hold a quoted newline safely: fail loudly rather than
+            # split a record (the planner only splits files it found no quotes in).
+            reader = csv_stream(
+                stream, fmt, options, names, types, bad_rows, newlines_in_values=not ranged
+            )
             yield from reader
         return
     with open_binary(fs, path, compression) as stream:

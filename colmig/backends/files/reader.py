@@ -29,6 +29,7 @@ from colmig.backends.files.formats import (
     iter_batches,
     sniff_schema,
 )
+from colmig.backends.files.layout import NULL_PARTITION
 from colmig.backends.files.unify import unify
 from colmig.backends.sql_common import short_hash
 from colmig.config import Settings
@@ -40,6 +41,9 @@ CSV_SPLIT = 256 << 20
 CSV_RANGE = 128 << 20
 #: Parquet files are split into sets of row groups of about this many rows.
 PARQUET_ROWS = 2_000_000
+#: Bytes sampled for quotes before splitting a CSV: the start, and a window at each border.
+QUOTE_SAMPLE = 1 << 20
+QUOTE_WINDOW = 64 << 10
 _GLOB = re.compile(r"[*?\[]")
 _CONVERSION = re.compile(r"In CSV column #(\d+): .*?invalid value '(.*)'", re.S)
 
@@ -103,6 +107,7 @@ class FileReader(Reader):
                 base = self.root[: _GLOB.search(self.root).start()].rsplit("/", 1)[0]  # type: ignore[union-attr]
                 paths = [p for p in self.fs.glob(self.root) if not self.fs.isdir(p)]
                 paths = [p for p in paths if is_data_file(p) or self.forced_format]
+                paths = [p for p in paths if _visible(base, p)]
             elif self.fs.isdir(self.root):
                 base = self.root
                 if self.settings.recursive:
@@ -111,7 +116,7 @@ class FileReader(Reader):
                     paths = [
                         p["name"] for p in self.fs.ls(self.root, detail=True) if p["type"] == "file"
                     ]
-                paths = [p for p in paths if is_data_file(p)]
+                paths = [p for p in paths if is_data_file(p) and _visible(base, p)]
             elif self.fs.exists(self.root):
                 base = self.root.rsplit("/", 1)[0]
                 paths = [self.root]
@@ -164,7 +169,8 @@ class FileReader(Reader):
             for key, value in f.hive:
                 values.setdefault(key, []).append(value)
         for key, seen in values.items():
-            numeric = all(re.fullmatch(r"-?\d{1,18}", v) for v in seen)
+            present = [v for v in seen if v != NULL_PARTITION]
+            numeric = bool(present) and all(re.fullmatch(r"-?\d{1,18}", v) for v in present)
             self._hive_types[key] = pa.int64() if numeric else pa.string()
 
     # --- schema -------------------------------------------------------------------------------
@@ -188,9 +194,14 @@ class FileReader(Reader):
         except ColmigError:
             raise
         except (pa.ArrowInvalid, UnicodeDecodeError, OSError, EOFError) as exc:
-            if isinstance(exc, OSError) and not isinstance(exc, (pa.ArrowException,)):
-                if "not a gzip" not in str(exc).lower() and "compress" not in str(exc).lower():
-                    raise fsmod.classify(exc, f"cannot read {f.shown}") from None
+            text = str(exc).lower()
+            if (
+                isinstance(exc, OSError)
+                and not isinstance(exc, pa.ArrowException)
+                and "not a gzip" not in text
+                and "compress" not in text
+            ):
+                raise fsmod.classify(exc, f"cannot read {f.shown}") from None
             raise SourceDataError(
                 f"{f.shown}: cannot read as {f.format}"
                 f"{' (' + f.compression + ')' if f.compression else ''}: {_first_line(exc)}",
@@ -208,7 +219,7 @@ class FileReader(Reader):
 
     def _plan_file(self, f: InputFile) -> list[Partition]:
         base = {"path": f.path}
-        if f.format == "parquet":
+        if f.format == "parquet" and f.compression is None:
             with self.fs.open(f.path, "rb") as handle:
                 meta = pq.ParquetFile(handle).metadata
             rows = meta.num_rows
@@ -232,24 +243,37 @@ class FileReader(Reader):
                     for g in groups
                 ]
             return [Partition(short_hash(f.shown), f.shown, base, rows, f.size)]
-        if f.format in ("csv", "tsv") and f.compression is None and f.size > CSV_SPLIT:
-            if not self._has_quotes(f):
-                ranges = list(range(0, f.size, CSV_RANGE))
-                return [
-                    Partition(
-                        id=short_hash(f.shown, "bytes", start),
-                        label=f"{f.shown} bytes {start}-{min(start + CSV_RANGE, f.size)}",
-                        spec={**base, "start": start, "end": start + CSV_RANGE},
-                        estimated_bytes=min(CSV_RANGE, f.size - start),
-                    )
-                    for start in ranges
-                ]
+        if (
+            f.format in ("csv", "tsv")
+            and f.compression is None
+            and f.size > CSV_SPLIT
+            and not self._has_quotes(f)
+        ):
+            return [
+                Partition(
+                    id=short_hash(f.shown, "bytes", start),
+                    label=f"{f.shown} bytes {start}-{min(start + CSV_RANGE, f.size)}",
+                    spec={**base, "start": start, "end": min(start + CSV_RANGE, f.size)},
+                    estimated_bytes=min(CSV_RANGE, f.size - start),
+                )
+                for start in range(0, f.size, CSV_RANGE)
+            ]
         return [Partition(short_hash(f.shown), f.shown, base, None, f.size)]
 
     def _has_quotes(self, f: InputFile) -> bool:
-        # Quoted fields may hold newlines, and a byte range cannot know it starts inside one.
+        """Whether the start of the file or the bytes around any range border hold a quote.
+
+        Quoted fields may hold newlines, and a byte range cannot know it starts inside one.
+        Reading the whole file here would cost a full scan, so the planner samples; a split
+        range is parsed without quoted newlines and fails loudly on one the sample missed."""
         with self.fs.open(f.path, "rb") as handle:
-            return b'"' in handle.read(1 << 20)
+            if b'"' in handle.read(QUOTE_SAMPLE):
+                return True
+            for border in range(CSV_RANGE, f.size, CSV_RANGE):
+                handle.seek(max(0, border - QUOTE_WINDOW))
+                if b'"' in handle.read(2 * QUOTE_WINDOW):
+                    return True
+        return False
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -369,6 +393,13 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _visible(base: str, path: str) -> bool:
+    """False for files under hidden or underscore directories below ``base`` (``_temporary/``,
+    ``.staging/``, ``_delta_log/``): writers keep unfinished or private files there."""
+    relative = path[len(base) :].strip("/") if path.startswith(base) else path
+    return not any(part.startswith((".", "_")) for part in relative.split("/")[:-1])
+
+
 def _hive_parts(base: str, path: str) -> tuple[tuple[str, str], ...]:
     relative = path[len(base) :].strip("/") if path.startswith(base) else path
     parts = relative.split("/")[:-1]
@@ -409,7 +440,9 @@ def _to_schema(
                     ) from None
         elif field.name in hive:
             value: Any = hive[field.name]
-            if pa.types.is_integer(hive_types.get(field.name, pa.string())):
+            if value == NULL_PARTITION:
+                value = None
+            elif pa.types.is_integer(hive_types.get(field.name, pa.string())):
                 value = int(value)
             column = pa.repeat(pa.scalar(value, field.type), n)
         else:
