@@ -11,14 +11,16 @@ are removed by :meth:`FileWriter.cleanup` before a resumed run writes anything.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from colmig.backends.base import Capabilities, ColumnStats, JobInfo, Partition, Writer, WriteResult
@@ -276,10 +278,8 @@ class FileWriter(Writer):
             pass
         if self.local:
             for path in (current.temp, current.final):
-                try:
+                with contextlib.suppress(OSError):
                     os.remove(path)
-                except OSError:
-                    pass
 
     def _final_size(self, current: _OpenFile) -> int:
         try:
@@ -309,8 +309,6 @@ class FileWriter(Writer):
     ) -> dict[str, ColumnStats] | None:
         from colmig.engine.checksums import StatsAccumulator
 
-        if self.format not in ("parquet", "arrow", "csv"):
-            return None
         acc = StatsAccumulator(schema)
         base = self._base(job)
         for path in self.partition_files(partition, job):
@@ -320,7 +318,9 @@ class FileWriter(Writer):
                 acc.add(_restore_keys(batch, schema, self.keys, hive))
         return acc.result()
 
-    def _read_back(self, path: str, schema: pa.Schema) -> Iterable[pa.RecordBatch]:
+    def _read_back(self, path: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        """The batches of one output file, in ``schema``'s types (plain keys missing)."""
+        present = pa.schema([f for f in schema if f.name not in self._dropped()])
         with self.fs.open(path, "rb") as handle:
             if self.format == "parquet":
                 yield from pq.ParquetFile(handle).iter_batches(batch_size=1 << 16)
@@ -328,15 +328,33 @@ class FileWriter(Writer):
                 reader = pa.ipc.open_file(handle)
                 for i in range(reader.num_record_batches):
                     yield reader.get_batch(i)
-            else:
-                names = [f.name for f in schema]
-                types = {f.name: f.type for f in schema}
-                yield from (
-                    pacsv.open_csv(handle, convert_options=pacsv.ConvertOptions(column_types=types))
-                    .read_all()
-                    .select([n for n in names if n in types])
-                    .to_batches()
+            elif self.format == "csv":
+                types = {f.name: f.type for f in present}
+                yield from pacsv.open_csv(
+                    handle, convert_options=pacsv.ConvertOptions(column_types=types)
                 )
+            else:
+                # JSON has no timestamp, date or decimal: those were written as text.
+                as_text = pa.schema(
+                    [f.with_type(pa.string()) if _textual_in_json(f.type) else f for f in present]
+                )
+                options = pajson.ParseOptions(
+                    explicit_schema=as_text, unexpected_field_behavior="ignore"
+                )
+                for batch in pajson.open_json(handle, parse_options=options):
+                    yield batch.cast(present)
+
+    def _dropped(self) -> list[str]:
+        return [k.column for k in self.keys if k.drops_column]
+
+
+def _textual_in_json(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_temporal(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    )
 
 
 def _restore_keys(
