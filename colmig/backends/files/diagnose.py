@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from colmig.backends.files.formats import CsvOptions, open_binary
@@ -21,9 +21,14 @@ def bad_lines(
     column_index: int | None = None,
     bad_value: str | None = None,
     limit: int = 1,
+    bad_values: Mapping[int, set[str]] | None = None,
 ) -> Iterator[tuple[int, str, str]]:
     """(line, text, reason) of up to ``limit`` records with the wrong number of fields, or
-    whose field ``column_index`` equals ``bad_value``. Lines count from 1, header included."""
+    whose field ``column_index`` equals ``bad_value``, or whose field ``i`` is one of
+    ``bad_values[i]``. Lines count from 1, header included."""
+    wanted: dict[int, set[str]] = {k: set(v) for k, v in (bad_values or {}).items()}
+    if column_index is not None and bad_value is not None:
+        wanted.setdefault(column_index, set()).add(bad_value)
     delimiter = options.delimiter or ("\t" if fmt == "tsv" else ",")
     if delimiter in ("\\t", "tab"):
         delimiter = "\t"
@@ -42,12 +47,11 @@ def bad_lines(
             reason = None
             if len(record) != expected_columns:
                 reason = f"expected {expected_columns} fields, found {len(record)}"
-            elif (
-                column_index is not None
-                and bad_value is not None
-                and record[column_index] == bad_value
-            ):
-                reason = f"cannot convert {bad_value!r}"
+            else:
+                for index, values in wanted.items():
+                    if record[index] in values:
+                        reason = f"column #{index + 1}: cannot convert {record[index]!r}"
+                        break
             if reason:
                 yield line, delimiter.join(record), reason
                 found += 1

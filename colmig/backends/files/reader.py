@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from colmig.backends.base import Capabilities, Partition, Reader
 from colmig.backends.files import fs as fsmod
+from colmig.backends.files.convert import BadCell, convert, text_schema
 from colmig.backends.files.diagnose import bad_lines
 from colmig.backends.files.formats import (
     BadRows,
@@ -282,16 +283,32 @@ class FileReader(Reader):
         spec = dict(partition.spec)
         f = next(x for x in self.files() if x.path == spec["path"])
         file_schema = self._file_schemas[f.path]
-        if f.format in ("csv", "tsv"):
+        csv = f.format in ("csv", "tsv")
+        if csv:
             # Parse straight into the unified types (int in one file, float in another).
             file_schema = pa.schema([schema.field(name) for name in file_schema.names])
-        bad = BadRows(self.settings.on_error) if f.format in ("csv", "tsv") else None
+        lenient = csv and self.settings.on_error in ("skip", "reject")
+        bad = BadRows(self.settings.on_error) if csv else None
+        unconvertible: list[tuple[BadCell, str]] = []
         hive = dict(f.hive)
         batches = iter_batches(
-            self.fs, f.path, f.format, f.compression, self.csv, spec, file_schema, bad
+            self.fs,
+            f.path,
+            f.format,
+            f.compression,
+            self.csv,
+            spec,
+            text_schema(file_schema) if lenient else file_schema,
+            bad,
         )
         try:
             for batch in batches:
+                if lenient:
+                    text, (batch, cells) = (
+                        batch,
+                        convert(batch, file_schema, self.csv.timestamp_format),
+                    )
+                    unconvertible.extend((cell, self._raw(text, cell)) for cell in cells)
                 if batch.num_rows == 0:
                     continue
                 batch = _to_schema(batch, schema, hive, self._hive_types, f.shown)
@@ -305,12 +322,28 @@ class FileReader(Reader):
             if isinstance(exc, pa.ArrowException) or "compress" in str(exc).lower():
                 raise self._data_error(f, spec, file_schema, exc, bad) from None
             raise fsmod.classify(exc, f"cannot read {f.shown}") from None
-        if bad is not None and bad.rows:
-            self._collect_rejects(f, spec, file_schema, bad)
+        if (bad is not None and bad.rows) or unconvertible:
+            self._collect_rejects(f, spec, file_schema, bad, unconvertible)
+
+    def _raw(self, text: pa.RecordBatch, cell: BadCell) -> str:
+        """The fields of a row set aside by ``convert``, joined by the delimiter."""
+        delimiter = self.csv.parse_options("csv", None).delimiter
+        row = text.slice(cell.row, 1).to_pylist()[0]
+        return delimiter.join("" if v is None else str(v) for v in row.values())
 
     def _collect_rejects(
-        self, f: InputFile, spec: dict[str, Any], file_schema: pa.Schema, bad: BadRows
+        self,
+        f: InputFile,
+        spec: dict[str, Any],
+        file_schema: pa.Schema,
+        bad: BadRows | None,
+        unconvertible: list[tuple[BadCell, str]],
     ) -> None:
+        malformed = bad.rows if bad is not None else []
+        wanted: dict[int, set[str]] = {}
+        for cell, _ in unconvertible:
+            wanted.setdefault(cell.column, set()).add(cell.value)
+        total = len(malformed) + len(unconvertible)
         located = []
         if "start" not in spec:
             located = list(
@@ -321,15 +354,37 @@ class FileReader(Reader):
                     f.compression,
                     self.csv,
                     len(file_schema),
-                    limit=len(bad.rows),
+                    limit=total,
+                    bad_values=wanted,
                 )
             )
-        if len(located) == len(bad.rows):
-            self._rejects.extend((f"{f.shown}:{line}: {why}", text) for line, text, why in located)
-        else:
-            self._rejects.extend(
-                (f"{f.shown}: expected {len(file_schema)} fields", text) for _, text in bad.rows
+        names = file_schema.names
+        if len(located) == total:
+            for line, text, why in located:
+                why = re.sub(
+                    r"^column #(\d+): cannot convert (.*)$",
+                    lambda m: (
+                        f"column {names[int(m.group(1)) - 1]!r}: cannot convert {m.group(2)}"
+                        f" to {file_schema.field(int(m.group(1)) - 1).type}"
+                    ),
+                    why,
+                )
+                self._rejects.append((f"{f.shown}:{line}: {why}", text))
+            return
+        where = f.shown
+        if "start" in spec:
+            where = f"{f.shown} (bytes {spec['start']}-{spec['end']})"
+        self._rejects.extend(
+            (f"{where}: expected {len(file_schema)} fields", text) for _, text in malformed
+        )
+        self._rejects.extend(
+            (
+                f"{where}: column {names[cell.column]!r}: cannot convert {cell.value!r} to"
+                f" {file_schema.field(cell.column).type}",
+                text,
             )
+            for cell, text in unconvertible
+        )
 
     def drain_rejects(self) -> list[tuple[str, str]]:
         """Malformed rows skipped since the last call, as (reason with file:line, raw text)."""

@@ -1,0 +1,85 @@
+"""Lenient CSV conversion for ``-on-error skip|reject``: rows whose text does not convert to
+the column's type are set aside instead of failing the file.
+
+Arrow's CSV reader converts a whole block or fails, and its bad-row hook only sees rows with
+the wrong number of fields. So with skip/reject, CSV columns are read as text and converted
+here with Arrow's own casts (the same parsers the reader uses). A column that converts in one
+vectorized cast costs nothing more; one that fails is bisected, so finding k bad values in n
+rows costs about k * log2(n) casts of ever smaller slices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+@dataclass(frozen=True)
+class BadCell:
+    """A value that does not convert: its row within the batch and its column."""
+
+    row: int
+    column: int
+    value: str
+
+
+def text_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with every non-text column read as text."""
+    return pa.schema([f if _is_text(f.type) else f.with_type(pa.string()) for f in schema])
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _convert(values: pa.Array, kind: pa.DataType, timestamp_format: str | None) -> pa.Array:
+    """Cast text to ``kind`` as the CSV reader would; raises ArrowInvalid on a bad value."""
+    if timestamp_format and pa.types.is_timestamp(kind):
+        try:
+            parsed = pc.strptime(values, format=timestamp_format, unit=kind.unit)
+            return parsed.cast(kind)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # like the reader: the format first, then ISO 8601
+    return values.cast(kind)
+
+
+def _bad_rows(
+    values: pa.Array, kind: pa.DataType, timestamp_format: str | None, offset: int = 0
+) -> list[int]:
+    try:
+        _convert(values, kind, timestamp_format)
+        return []
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if len(values) == 1:
+            return [offset]
+    middle = len(values) // 2
+    return _bad_rows(values.slice(0, middle), kind, timestamp_format, offset) + _bad_rows(
+        values.slice(middle), kind, timestamp_format, offset + middle
+    )
+
+
+def convert(
+    batch: pa.RecordBatch, schema: pa.Schema, timestamp_format: str | None
+) -> tuple[pa.RecordBatch, list[BadCell]]:
+    """``batch`` (text columns) converted to ``schema``, without the rows that do not
+    convert, and those rows' first bad cells."""
+    bad: dict[int, BadCell] = {}
+    for index, field in enumerate(schema):
+        column = batch.column(index)
+        if column.type.equals(field.type):
+            continue
+        for row in _bad_rows(column, field.type, timestamp_format):
+            bad.setdefault(row, BadCell(row, index, str(column[row].as_py())))
+    if bad:
+        keep = np.ones(batch.num_rows, dtype=bool)
+        keep[list(bad)] = False
+        batch = batch.filter(pa.array(keep))
+    arrays = [
+        column if column.type.equals(field.type) else _convert(column, field.type, timestamp_format)
+        for column, field in zip(batch.columns, schema, strict=True)
+    ]
+    good = pa.RecordBatch.from_arrays(arrays, schema=schema)
+    return good, sorted(bad.values(), key=lambda cell: cell.row)
