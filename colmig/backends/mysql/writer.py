@@ -35,7 +35,7 @@ _INFILE_REFUSED = {1148, 2068, 3948, 3950, 4166}
 def connect(url: URL, **extra: Any) -> Any:
     import pymysql
 
-    return pymysql.connect(
+    conn = pymysql.connect(
         host=url.host or "127.0.0.1",
         port=url.port or 3306,
         user=url.username or "root",
@@ -45,11 +45,16 @@ def connect(url: URL, **extra: Any) -> Any:
         autocommit=False,
         local_infile=True,
         connect_timeout=10,
+        # connect_timeout covers only TCP: a server that accepts and never greets would hang
+        # the handshake forever without a read timeout, dropped once connected (long loads).
+        read_timeout=extra.pop("read_timeout", 10),
         init_command=(
             "SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')"
         ),
         **extra,
     )
+    conn._read_timeout = None
+    return conn
 
 
 def _escape(column: pa.Array) -> pa.Array:
