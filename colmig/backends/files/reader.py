@@ -107,8 +107,7 @@ class FileReader(Reader):
             if _GLOB.search(self.root):
                 base = self.root[: _GLOB.search(self.root).start()].rsplit("/", 1)[0]  # type: ignore[union-attr]
                 paths = [p for p in self.fs.glob(self.root) if not self.fs.isdir(p)]
-                paths = [p for p in paths if is_data_file(p) or self.forced_format]
-                paths = [p for p in paths if _visible(base, p)]
+                paths = [p for p in paths if self._wanted(p) and _visible(base, p)]
             elif self.fs.isdir(self.root):
                 base = self.root
                 if self.settings.recursive:
@@ -117,7 +116,7 @@ class FileReader(Reader):
                     paths = [
                         p["name"] for p in self.fs.ls(self.root, detail=True) if p["type"] == "file"
                     ]
-                paths = [p for p in paths if is_data_file(p) and _visible(base, p)]
+                paths = [p for p in paths if self._wanted(p) and _visible(base, p)]
             elif self.fs.exists(self.root):
                 base = self.root.rsplit("/", 1)[0]
                 paths = [self.root]
@@ -145,6 +144,14 @@ class FileReader(Reader):
             )
         self._check_hive(out)
         return out
+
+    def _wanted(self, path: str) -> bool:
+        """A data file by its extension, or any ordinary file when the format is given."""
+        if is_data_file(path):
+            return True
+        name = path.rsplit("/", 1)[-1]
+        ordinary = not name.startswith((".", "_")) and not name.endswith((".tmp", ".crc"))
+        return bool(self.forced_format) and ordinary
 
     def _sizes(self, paths: list[str]) -> dict[str, int]:
         if self.url.scheme == "file":
