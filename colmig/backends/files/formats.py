@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
@@ -281,10 +282,39 @@ def sniff_schema(
                 schema = pa.schema([f.with_name(_generated_name(i)) for i, f in enumerate(schema)])
             return schema
         if fmt == "jsonl":
-            return pajson.open_json(
+            schema = pajson.open_json(
                 stream, read_options=pajson.ReadOptions(block_size=SNIFF_BLOCK)
             ).schema
-        return _read_json_array(stream, path).schema
+        else:
+            return _read_json_array(stream, path).schema
+    return _zoned_json_timestamps(fs, path, compression, schema)
+
+
+_ZONE = r"(Z|z|[+-]\d\d(:?\d\d)?)$"
+
+
+def _zoned_json_timestamps(
+    fs: Any, path: str, compression: str | None, schema: pa.Schema
+) -> pa.Schema:
+    """Mark JSON timestamps written with a zone (``...Z``, ``...+02:00``) as UTC.
+
+    Arrow's JSON inference converts them to UTC but drops the zone, which would make the
+    same archive tz-aware as CSV and naive as JSON Lines."""
+    stamps = [f for f in schema if pa.types.is_timestamp(f.type) and f.type.tz is None]
+    if not stamps:
+        return schema
+    with open_binary(fs, path, compression) as stream:
+        head = stream.read(SNIFF_BLOCK)
+    head = head[: head.rfind(b"\n") + 1] or head
+    as_text = pa.schema([f.with_type(pa.string()) for f in stamps])
+    options = pajson.ParseOptions(explicit_schema=as_text, unexpected_field_behavior="ignore")
+    sample = pajson.read_json(io.BytesIO(head), parse_options=options)
+    for stamp in stamps:
+        values = sample.column(stamp.name).drop_null()
+        if len(values) and pc.all(pc.match_substring_regex(values, _ZONE)).as_py():
+            index = schema.get_field_index(stamp.name)
+            schema = schema.set(index, stamp.with_type(pa.timestamp(stamp.type.unit, "UTC")))
+    return schema
 
 
 def _generated_name(index: int) -> str:
