@@ -33,7 +33,7 @@ def test_every_format_and_compression(tmp_path: Path, fmt: str, compression: str
     assert got.num_rows == 7
     for column in ("id", "sensor_id", "value"):
         assert got.column(column).to_pylist() == expected.column(column).to_pylist(), column
-    if fmt in ("parquet", "arrow", "csv", "tsv"):
+    if fmt != "json":  # a JSON array is read by polars, which keeps such text as text
         # Text formats carry the zone as an offset: compare instants.
         instants = got.column("timestamp").cast(pa.timestamp("us", "UTC"))
         assert instants.equals(expected.column("timestamp"))
