@@ -9,8 +9,11 @@ URL. Query keys that are not data options (see :data:`DATA_OPTIONS`) are storage
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import fsspec
 
@@ -47,8 +50,10 @@ def filesystem(url: URL) -> tuple[fsspec.AbstractFileSystem, str]:
         return fsspec.filesystem("file"), root.rstrip("/") or "/"
     if protocol == "s3":
         options = _s3_options(options)
+    elif protocol == "gcs":
+        options = _gcs_options(options)
     try:
-        fs = fsspec.filesystem(protocol, **options)
+        fs = _filesystem_class(protocol, options)(**options)
     except ImportError as exc:
         extra = {"s3": "s3", "gcs": "gcs", "abfs": "azure"}.get(protocol, "all")
         raise ConfigError(
@@ -89,6 +94,63 @@ def _s3_options(options: dict[str, Any]) -> dict[str, Any]:
     # Retry throttling and dropped connections inside botocore too; colmig retries on top.
     out.setdefault("config_kwargs", {"retries": {"max_attempts": 5, "mode": "adaptive"}})
     return out
+
+
+def _gcs_emulator(options: dict[str, Any]) -> bool:
+    # gcsfs, like Google's clients, reads "default" as "no emulator".
+    host = os.environ.get("STORAGE_EMULATOR_HOST", "")
+    return bool(options.get("endpoint_url") or host not in ("", "default"))
+
+
+def _gcs_options(options: dict[str, Any]) -> dict[str, Any]:
+    """gcsfs options. The endpoint is ``?endpoint_url=`` or STORAGE_EMULATOR_HOST (read by
+    gcsfs itself); credentials come from Google's chain unless ``?token=`` names a method or a
+    key file. Against an emulator the default is anonymous: Google's chain would probe the
+    cloud metadata server, which an emulator user never wants."""
+    out = dict(options)
+    endpoint = out.pop("endpoint", None)
+    if endpoint and not out.get("endpoint_url"):
+        out["endpoint_url"] = endpoint
+    if _gcs_emulator(out):
+        out.setdefault("token", "anon")
+        endpoint = out.get("endpoint_url") or os.environ["STORAGE_EMULATOR_HOST"]
+        source = "?endpoint_url=" if out.get("endpoint_url") else "STORAGE_EMULATOR_HOST"
+        _check_reachable(endpoint, source)
+    # gcsfs logs every retry's traceback itself; colmig reports the final error once.
+    gcsfs_log = logging.getLogger("gcsfs")
+    if not gcsfs_log.handlers:
+        gcsfs_log.addHandler(logging.NullHandler())
+    for key in ("requester_pays", "version_aware"):
+        if key in out:
+            out[key] = str(out[key]).lower() in {"1", "true", "yes"}
+    return out
+
+
+def _check_reachable(endpoint: str, source: str) -> None:
+    """Fail at once on an explicit endpoint that refuses connections: gcsfs would retry each
+    call for ~30 s first, which only hides a mistyped host or port."""
+    if "://" not in endpoint:
+        endpoint = f"http://{endpoint}"
+    parts = urlsplit(endpoint)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        with socket.create_connection((parts.hostname or "", port), timeout=5):
+            pass
+    except (OSError, ValueError) as exc:
+        raise ConnectionFailedError(
+            f"cannot reach the storage endpoint {endpoint} (from {source}): {exc}"
+        ) from None
+
+
+def _filesystem_class(protocol: str, options: dict[str, Any]) -> type[fsspec.AbstractFileSystem]:
+    if protocol == "gcs" and _gcs_emulator(options):
+        # gcsfs's default class asks GCS's gRPC control plane for each bucket's type, which
+        # emulators do not serve: every bucket would stall ~60 s. Its JSON-API base class
+        # (all that an emulator speaks) has no such lookup.
+        from gcsfs.core import GCSFileSystem
+
+        return GCSFileSystem  # type: ignore[no-any-return]
+    return fsspec.get_filesystem_class(protocol)  # type: ignore[no-any-return]
 
 
 def join(root: str, *parts: str) -> str:
