@@ -1,0 +1,118 @@
+"""Schema unification across an archive (the rule documented in colmig/backends/files/unify.py)
+and the error for a genuine conflict, directly and through the CLI (exit 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from colmig.backends.files.unify import unify
+from colmig.errors import SourceDataError
+from tests.files.helpers import cli_ok, data_args, read_output, read_source, sort_by_id
+
+
+def _schema(**types: pa.DataType) -> pa.Schema:
+    return pa.schema(list(types.items()))
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "want"),
+    [
+        (pa.int32(), pa.int64(), pa.int64()),
+        (pa.uint8(), pa.int16(), pa.int64()),
+        (pa.int64(), pa.float32(), pa.float64()),
+        (pa.float32(), pa.float64(), pa.float64()),
+        (pa.null(), pa.string(), pa.string()),
+        (pa.string(), pa.large_string(), pa.large_string()),
+        (pa.decimal128(10, 2), pa.decimal128(8, 4), pa.decimal128(12, 4)),
+        (pa.timestamp("s"), pa.timestamp("us"), pa.timestamp("us")),
+        (pa.timestamp("ms", "UTC"), pa.timestamp("ns", "UTC"), pa.timestamp("ns", "UTC")),
+    ],
+)
+def test_rule(a: pa.DataType, b: pa.DataType, want: pa.DataType) -> None:
+    assert unify([("f1", _schema(x=a)), ("f2", _schema(x=b))]) == _schema(x=want)
+    assert unify([("f1", _schema(x=b)), ("f2", _schema(x=a))]) == _schema(x=want)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (pa.string(), pa.int64()),
+        (pa.timestamp("us", "UTC"), pa.timestamp("us")),
+        (pa.timestamp("us", "UTC"), pa.timestamp("us", "Europe/Berlin")),
+        (pa.date32(), pa.timestamp("us")),
+        (pa.bool_(), pa.int64()),
+    ],
+)
+def test_conflict_names_both_files_and_the_column(a: pa.DataType, b: pa.DataType) -> None:
+    schemas = [("early.csv", _schema(id=pa.int64(), x=a)), ("late.csv", _schema(x=b))]
+    with pytest.raises(SourceDataError) as caught:
+        unify(schemas)
+    message = str(caught.value)
+    assert "'x'" in message and "early.csv" in message and "late.csv" in message
+    assert caught.value.exit_code == 4
+
+
+def test_columns_are_the_union_in_first_seen_order() -> None:
+    first = _schema(id=pa.int64(), v=pa.float64())
+    second = _schema(extra=pa.string(), id=pa.int64())
+    got = unify([("a", first), ("b", second)])
+    assert got.names == ["id", "v", "extra"]
+
+
+def test_column_added_halfway_through_an_archive(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "2024-03-01.csv").write_text("id,v\n1,10\n2,20\n")
+    (src / "2024-03-02.csv").write_text("id,v\n3,30\n")
+    (src / "2024-03-03.csv").write_text("id,v,humidity\n4,40.5,0.7\n")
+    got = sort_by_id(read_source(f"file://{src}"))
+    assert got.schema == _schema(id=pa.int64(), v=pa.float64(), humidity=pa.float64())
+    assert got.column("humidity").to_pylist() == [None, None, None, 0.7]
+    assert got.column("v").to_pylist() == [10.0, 20.0, 30.0, 40.5]
+
+
+def test_parquet_int_and_float_files(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.table({"id": [1], "v": pa.array([7], pa.int32())}), src / "a.parquet")
+    pq.write_table(pa.table({"id": [2], "v": pa.array([0.5], pa.float32())}), src / "b.parquet")
+    got = sort_by_id(read_source(f"file://{src}"))
+    assert got.schema.field("v").type == pa.float64()
+    assert got.column("v").to_pylist() == [7.0, 0.5]
+
+
+def test_cli_unified_archive(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.csv").write_text("id,v\n1,10\n2,20\n")
+    (src / "b.csv").write_text("id,v,humidity\n3,0.5,0.7\n")
+    cli_ok(run_cli(*data_args("file://./in", "file://./out", "-validate")))
+    got = sort_by_id(read_output(tmp_path / "out"))
+    assert got.schema == _schema(id=pa.int64(), v=pa.float64(), humidity=pa.float64())
+    assert got.to_pylist() == [
+        {"id": 1, "v": 10.0, "humidity": None},
+        {"id": 2, "v": 20.0, "humidity": None},
+        {"id": 3, "v": 0.5, "humidity": 0.7},
+    ]
+
+
+@pytest.mark.parametrize("kind", ["string-vs-number", "zoned-vs-naive"])
+def test_cli_conflict_exit_4(run_cli, tmp_path: Path, kind: str) -> None:  # type: ignore[no-untyped-def]
+    src = tmp_path / "in"
+    src.mkdir()
+    if kind == "string-vs-number":
+        (src / "jan.csv").write_text("id,reading\n1,12.5\n")
+        (src / "feb.csv").write_text("id,reading\n2,broken\n")
+    else:
+        (src / "jan.csv").write_text("id,reading\n1,2024-01-01T00:00:00Z\n")
+        (src / "feb.csv").write_text("id,reading\n2,2024-02-01T00:00:00\n")
+    result = run_cli(*data_args("file://./in", "file://./out"))
+    assert result.returncode == 4, result.stderr
+    assert "jan.csv" in result.stderr and "feb.csv" in result.stderr
+    assert "'reading'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.parquet"))
