@@ -374,7 +374,18 @@ class Runner:
                 break
             outcome.reverted.append(step.version)
         undone = ", ".join(outcome.reverted) or "nothing"
-        if failure is None:
+        failed = exc.fields.get("version")
+        if failure is None and not self.target.transactional_ddl and failed:
+            # MySQL/MariaDB commit each DDL statement: the failed file's earlier statements
+            # stay applied and its row stays dirty, whatever happens to the other migrations.
+            start = outcome.done[0].version if outcome.done else failed
+            note = (
+                f"; -rollback-on-error undid {undone}, but {failed} stays dirty: this database"
+                " commits DDL statement by statement, so the statements of it that ran before"
+                " the failure took effect. Undo them by hand, then run 'colmig force VERSION'"
+                f" with the version before {start}"
+            )
+        elif failure is None:
             note = f"; -rollback-on-error undid {undone}: the schema is back where this run started"
         else:
             note = (
