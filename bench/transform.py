@@ -92,6 +92,7 @@ def main() -> None:
     args = common.parser(__doc__.splitlines()[0]).parse_args()
     bench = common.setup(args)
     expected = int(bench.manifest["rows_quality_ge_0_8"])
+    print(f"source: {bench.v1_dir} (epoch-second timestamps)")
     print(f"\n{SECTION} ({expected:,} of {bench.rows:,} rows pass the filter)")
 
     def contender(name: str, slug: str, cmd: list[str], out: Path, baseline: bool) -> None:
