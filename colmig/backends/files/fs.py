@@ -3,8 +3,10 @@
 ``file://`` and bare paths use the local filesystem; ``s3://`` s3fs, ``gs://`` gcsfs,
 ``az://``/``abfs://`` adlfs, ``memory://`` fsspec's in-memory filesystem (tests, path logic).
 Object-storage credentials come from each library's standard chain (``AWS_*`` variables,
-profiles, instance roles); the endpoint from ``AWS_ENDPOINT_URL`` or ``?endpoint_url=`` in the
-URL. Query keys that are not data options (see :data:`DATA_OPTIONS`) are storage options.
+profiles, instance roles; ``AZURE_STORAGE_*``; Google's application default credentials); the
+endpoint from ``AWS_ENDPOINT_URL``, ``STORAGE_EMULATOR_HOST``, an Azure connection string's
+``BlobEndpoint`` or ``?endpoint_url=`` in the URL. Query keys that are not data options (see
+:data:`DATA_OPTIONS`) are storage options.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from urllib.parse import urlsplit
 import fsspec
 
 from colmig.errors import ConfigError, ConnectionFailedError, TransientError
-from colmig.urls import URL
+from colmig.urls import URL, add_secret
 
 #: Query keys read as data options, never passed to the filesystem.
 DATA_OPTIONS = frozenset(
@@ -52,6 +54,8 @@ def filesystem(url: URL) -> tuple[fsspec.AbstractFileSystem, str]:
         options = _s3_options(options)
     elif protocol == "gcs":
         options = _gcs_options(options)
+    elif protocol == "abfs":
+        options = _azure_options(options, url)
     try:
         fs = _filesystem_class(protocol, options)(**options)
     except ImportError as exc:
@@ -62,6 +66,8 @@ def filesystem(url: URL) -> tuple[fsspec.AbstractFileSystem, str]:
     except TypeError as exc:
         raise ConfigError(f"bad storage option in {url.redacted}: {exc}") from None
     bucket = url.host or ""
+    if protocol == "abfs" and url.username:
+        bucket = url.username  # abfss://container@account.dfs.core.windows.net/path
     root = f"{bucket}{url.path}".rstrip("/")
     if protocol == "memory":
         root = "/" + root.lstrip("/")
@@ -126,9 +132,85 @@ def _gcs_options(options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Azure variables and storage options holding secrets, redacted from every message.
+_AZURE_SECRET_VARS = (
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_SAS_TOKEN",
+    "AZURE_STORAGE_CLIENT_SECRET",
+)
+_AZURE_SECRET_OPTIONS = ("connection_string", "account_key", "sas_token", "client_secret")
+
+
+def _connection_fields(connection: str) -> dict[str, str]:
+    """``Key=Value;...`` of an Azure connection string, keys lower-cased."""
+    fields = {}
+    for item in connection.split(";"):
+        key, sep, value = item.partition("=")
+        if sep:
+            fields[key.strip().lower()] = value.strip()
+    return fields
+
+
+def _azure_options(options: dict[str, Any], url: URL) -> dict[str, Any]:
+    """adlfs options. adlfs reads AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_NAME
+    and _KEY, _SAS_TOKEN and the service-principal variables itself; the same names work as
+    URL query keys (``?account_name=``). ``?endpoint_url=`` (Azurite, sovereign clouds) joins
+    the account name and key into a connection string, the only adlfs input that takes an
+    http:// endpoint. Every secret is registered for redaction."""
+    out = dict(options)
+    for name in _AZURE_SECRET_VARS:
+        _remember_azure_secret(os.environ.get(name))
+    for key in _AZURE_SECRET_OPTIONS:
+        _remember_azure_secret(out.get(key))
+    if url.username and url.host and "." in url.host:
+        out.setdefault("account_name", url.host.split(".", 1)[0])
+    endpoint = out.pop("endpoint_url", None) or out.pop("endpoint", None)
+    if endpoint:
+        out["connection_string"] = _azure_connection_string(endpoint, out)
+    connection = out.get("connection_string") or os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+    blob_endpoint = _connection_fields(connection).get("blobendpoint") if connection else None
+    if blob_endpoint:
+        # The Azure SDK retries a refused connection for minutes before giving up.
+        source = "?endpoint_url=" if endpoint else "the connection string's BlobEndpoint"
+        _check_reachable(blob_endpoint, source)
+    for key in ("anon", "version_aware", "assume_container_exists"):
+        if key in out:
+            out[key] = str(out[key]).lower() in {"1", "true", "yes"}
+    return out
+
+
+def _remember_azure_secret(value: object) -> None:
+    if not isinstance(value, str):
+        return
+    add_secret(value)
+    fields = _connection_fields(value)
+    add_secret(fields.get("accountkey"))
+    add_secret(fields.get("sharedaccesssignature"))
+
+
+def _azure_connection_string(endpoint: str, options: dict[str, Any]) -> str:
+    name = options.pop("account_name", None) or os.environ.get("AZURE_STORAGE_ACCOUNT_NAME")
+    key = options.pop("account_key", None) or os.environ.get("AZURE_STORAGE_ACCOUNT_KEY")
+    sas = options.pop("sas_token", None) or os.environ.get("AZURE_STORAGE_SAS_TOKEN")
+    if not name or not (key or sas):
+        raise ConfigError(
+            "?endpoint_url= on an az:// URL needs an account name and its key or a SAS token"
+            " (AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or"
+            " AZURE_STORAGE_SAS_TOKEN, or ?account_name= and ?account_key=); or set"
+            " AZURE_STORAGE_CONNECTION_STRING instead"
+        )
+    scheme = urlsplit(endpoint).scheme or "https"
+    parts = [f"DefaultEndpointsProtocol={scheme}", f"AccountName={name}"]
+    parts.append(f"AccountKey={key}" if key else f"SharedAccessSignature={str(sas).lstrip('?')}")
+    parts.append(f"BlobEndpoint={endpoint}")
+    options.pop("connection_string", None)
+    return ";".join(parts) + ";"
+
+
 def _check_reachable(endpoint: str, source: str) -> None:
-    """Fail at once on an explicit endpoint that refuses connections: gcsfs would retry each
-    call for ~30 s first, which only hides a mistyped host or port."""
+    """Fail at once on an explicit endpoint that refuses connections: gcsfs and the Azure SDK
+    retry each call for half a minute or more first, which only hides a mistyped host or port."""
     if "://" not in endpoint:
         endpoint = f"http://{endpoint}"
     parts = urlsplit(endpoint)
