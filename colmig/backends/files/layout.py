@@ -97,7 +97,7 @@ def escape(values: pa.Array) -> pa.Array:
         out = pc.replace_substring(out, raw, replacement)
     # A value of "." or ".." or starting with "." must not be a relative directory.
     out = pc.replace_substring_regex(out, r"^\.", "%2E")
-    out = pc.if_else(pc.equal(pc.utf8_length(out), 0), pa.scalar("%00"), out)
+    # An empty value stays empty ("key="): pyarrow, DuckDB and Spark read that back as "".
     return pc.fill_null(out, NULL_PARTITION)
 
 
@@ -146,8 +146,6 @@ def decode(value: str) -> str | None:
     """The original value of an escaped directory value."""
     if value == NULL_PARTITION:
         return None
-    if value == "%00":
-        return ""
     from urllib.parse import unquote
 
     return unquote(value)
