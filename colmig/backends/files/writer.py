@@ -266,6 +266,10 @@ class FileWriter(Writer):
         current.handle.close()
 
     def _abandon(self, current: _OpenFile) -> None:
+        if getattr(current.writer, "is_open", False):
+            # Else ParquetWriter.__del__ would write a footer: into a closed local file (an
+            # "Exception ignored" warning) or, remotely, complete the abandoned upload.
+            current.writer.is_open = False
         try:
             if not current.handle.closed:
                 if self.local:
