@@ -17,7 +17,7 @@ from colmig.engine.checksums import compare, table_stats
 BASE_TS = 1_709_251_200_000_000  # 2024-03-01T00:00:00Z in microseconds
 
 
-def sample_table(first_id: int, rows: int, seed: int = 0) -> pa.Table:
+def sample_table(first_id: int, rows: int, seed: int = 0, tz: str | None = "UTC") -> pa.Table:
     """IoT-like rows: a unique ``id``, a 30-second-cadence timestamp, 3 sensors, a float value."""
     rng = np.random.default_rng(seed + first_id)
     ids = np.arange(first_id, first_id + rows, dtype=np.int64)
@@ -25,7 +25,7 @@ def sample_table(first_id: int, rows: int, seed: int = 0) -> pa.Table:
     return pa.table(
         {
             "id": ids,
-            "ts": pa.array(BASE_TS + ids * 30_000_000, pa.timestamp("us", tz="UTC")),
+            "ts": pa.array(BASE_TS + ids * 30_000_000, pa.timestamp("us", tz=tz)),
             "sensor_id": pa.array(sensors[ids % 3]),
             "value": pa.array(np.round(rng.normal(20, 5, rows), 3)),
             "ok": pa.array(ids % 7 != 0),
@@ -33,12 +33,17 @@ def sample_table(first_id: int, rows: int, seed: int = 0) -> pa.Table:
     )
 
 
-def write_csv_archive(directory: Path, files: int, rows_per_file: int) -> pa.Table:
-    """Write ``files`` CSV files of consecutive ids; return the whole archive as one table."""
+def write_csv_archive(
+    directory: Path, files: int, rows_per_file: int, tz: str | None = "UTC"
+) -> pa.Table:
+    """Write ``files`` CSV files of consecutive ids; return the whole archive as one table.
+
+    ``tz=None`` writes naive timestamps, which pyarrow formats ten times faster.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     tables = []
     for index in range(files):
-        table = sample_table(index * rows_per_file, rows_per_file, seed=index)
+        table = sample_table(index * rows_per_file, rows_per_file, seed=index, tz=tz)
         pacsv.write_csv(table, directory / f"readings-{index:03d}.csv")
         tables.append(table)
     return pa.concat_tables(tables)
