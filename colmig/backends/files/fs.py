@@ -65,6 +65,11 @@ def filesystem(url: URL) -> tuple[fsspec.AbstractFileSystem, str]:
         ) from None
     except TypeError as exc:
         raise ConfigError(f"bad storage option in {url.redacted}: {exc}") from None
+    except Exception as exc:
+        # Unusable credentials fail here: a malformed key file, a bad connection string.
+        raise ConfigError(
+            f"cannot set up storage for {url.redacted} ({type(exc).__name__}: {exc})"
+        ) from None
     bucket = url.host or ""
     if protocol == "abfs" and url.username:
         bucket = url.username  # abfss://container@account.dfs.core.windows.net/path
@@ -117,6 +122,13 @@ def _gcs_options(options: dict[str, Any]) -> dict[str, Any]:
     endpoint = out.pop("endpoint", None)
     if endpoint and not out.get("endpoint_url"):
         out["endpoint_url"] = endpoint
+    token = out.get("token")
+    if isinstance(token, str) and ("/" in token or token.endswith(".json")):
+        # gcsfs would take a missing key file's name for a raw access token and send it to
+        # Google's tokeninfo endpoint.
+        if not os.path.isfile(os.path.expanduser(token)):
+            raise ConfigError(f"GCS credentials file {token} does not exist (the URL's token)")
+        out["token"] = os.path.expanduser(token)
     if _gcs_emulator(out):
         out.setdefault("token", "anon")
         endpoint = out.get("endpoint_url") or os.environ["STORAGE_EMULATOR_HOST"]
