@@ -123,9 +123,10 @@ class CsvOptions:
     def convert_options(self, column_types: dict[str, pa.DataType] | None) -> pacsv.ConvertOptions:
         kwargs: dict[str, Any] = {}
         kwargs["strings_can_be_null"] = True
-        if self.null_values is not None:
-            # Extra markers add to the empty field, which stays null (as in Arrow's default).
-            kwargs["null_values"] = ["", *self.null_values]
+        # Only the empty field is null unless told otherwise: Arrow's default list ("NA",
+        # "null", "n/a", "NaN", ...) would silently turn real values, such as the country
+        # code NA, into nulls. -null-values adds markers to the empty field.
+        kwargs["null_values"] = ["", *(self.null_values or ())]
         if self.timestamp_format:
             kwargs["timestamp_parsers"] = [self.timestamp_format, pacsv.ISO8601]
         if column_types:
