@@ -1,0 +1,144 @@
+"""Malformed input with -on-error fail|skip|reject, -dry-run writing nothing, and -validate
+catching an output file altered after the run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from tests.files.helpers import cli_ok, data_args, output_files, read_output, readings, sort_by_id
+
+BAD_FIELDS = "id,v,name\n1,1.5,a\n2,2.5,b,EXTRA\n3,3.5,c\n4,4.5\n5,5.5,e\n"
+
+
+def _bad_value_csv(path: Path) -> int:
+    """A CSV whose 'v' column is numeric for over a megabyte (what the schema sniff sees) and
+    then holds 'n/a'; returns the line number of that value."""
+    rows = 90_000
+    table = pa.table({"id": np.arange(rows), "v": np.arange(rows) * 2})
+    pacsv.write_csv(table, path)
+    with path.open("a") as out:
+        out.write(f"{rows},n/a\n{rows + 1},7\n")
+    assert path.stat().st_size > 1 << 20
+    return rows + 2  # the header is line 1
+
+
+def _rejects(tmp_path: Path) -> list[dict]:
+    files = sorted((tmp_path / ".colmig" / "rejects").glob("*/*.malformed.jsonl"))
+    return [json.loads(line) for f in files for line in f.read_text().splitlines()]
+
+
+def test_wrong_field_count_fails_with_file_and_line(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bad.csv").write_text(BAD_FIELDS)
+    result = run_cli(*data_args("file://./in", "file://./out"))
+    assert result.returncode == 4, result.stderr
+    assert "in/bad.csv:3:" in result.stderr and "expected 3 fields, found 4" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not _parquet(tmp_path / "out")
+
+
+def test_unconvertible_value_fails_with_file_line_and_column(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "in").mkdir()
+    line = _bad_value_csv(tmp_path / "in" / "big.csv")
+    result = run_cli(*data_args("file://./in", "file://./out"))
+    assert result.returncode == 4, result.stderr
+    assert f"in/big.csv:{line}:" in result.stderr
+    assert "'v'" in result.stderr and "'n/a'" in result.stderr
+    assert not _parquet(tmp_path / "out")
+
+
+def test_skip_sets_bad_rows_aside_and_says_so(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bad.csv").write_text(BAD_FIELDS)
+    line = _bad_value_csv(tmp_path / "in" / "big.csv")
+    args = data_args("file://./in", "file://./out", "-on-error", "skip", "-validate")
+    out = cli_ok(run_cli(*args))
+    assert "skipped 3 bad rows" in out, out
+    got = read_output(tmp_path / "out")
+    assert got.num_rows == 3 + 90_001
+    small = sort_by_id(got.filter(pc.is_valid(got.column("name"))))
+    assert small.column("id").to_pylist() == [1, 3, 5]
+    assert not _rejects(tmp_path)
+    assert line  # the bad value's row is the one missing from big.csv
+    big = got.filter(pc.is_null(got.column("name")))
+    assert 90_000 not in big.column("id").to_pylist()
+
+
+def test_reject_writes_rows_with_file_line_reasons(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bad.csv").write_text(BAD_FIELDS)
+    line = _bad_value_csv(tmp_path / "in" / "big.csv")
+    out = cli_ok(run_cli(*data_args("file://./in", "file://./out", "-on-error", "reject")))
+    assert "rejected 3 rows" in out, out
+    rejects = sorted(_rejects(tmp_path), key=lambda r: r["reason"])
+    assert [r["raw"] for r in rejects] == ["2,2.5,b,EXTRA", "4,4.5", "90000,n/a"]
+    assert rejects[0]["reason"] == "./in/bad.csv:3: expected 3 fields, found 4"
+    assert rejects[1]["reason"] == "./in/bad.csv:5: expected 3 fields, found 2"
+    # bad.csv's floats made 'v' a double for the whole archive.
+    want = f"./in/big.csv:{line}: column 'v': cannot convert 'n/a' to double"
+    assert rejects[2]["reason"] == want
+    assert read_output(tmp_path / "out").num_rows == 3 + 90_001
+
+
+def _parquet(root: Path) -> list[Path]:
+    return [p for p in output_files(root) if p.suffix == ".parquet"] if root.exists() else []
+
+
+def test_dry_run_prints_plan_and_sample_and_writes_nothing(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "in").mkdir()
+    pq.write_table(readings(30), tmp_path / "in" / "a.parquet")
+    (tmp_path / "in" / "b.csv").write_text("id,sensor_id\n100,zz-sample-9\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    args = data_args("file://./in", "file://./out", "-dry-run", "-partition-by", "sensor_id")
+    result = run_cli(*args)
+    out = cli_ok(result)
+    assert "partitions: 2" in out
+    assert "./in/a.parquet" in out and "./in/b.csv" in out
+    assert "./out/sensor_id=" in out  # where the rows would land
+    assert "pa-t01" in out  # sample rows
+    assert "dry run: nothing was written" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no out/, no .colmig/
+
+
+def test_validate_catches_a_corrupted_output(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "in").mkdir()
+    pq.write_table(readings(40, 0), tmp_path / "in" / "a.parquet")
+    pq.write_table(readings(40, 100), tmp_path / "in" / "b.parquet")
+    args = data_args("file://./in", "file://./out", "-partition-by", "sensor_id")
+    cli_ok(run_cli(*args))
+    victim = sorted((tmp_path / "out").glob("sensor_id=pa-t02/*.parquet"))[0]
+    table = pq.read_table(victim)
+    index = table.schema.get_field_index("value")
+    table = table.set_column(index, "value", pc.add(table.column("value"), 1.0))
+    pq.write_table(table, victim)
+
+    result = run_cli(*args, "-validate")
+    assert result.returncode == 6, result.stdout + result.stderr
+    assert "2 skipped by resume" in result.stdout
+    assert "validation failed" in result.stderr
+    mismatch = [line for line in result.stderr.splitlines() if " value " in f" {line} "]
+    assert mismatch, result.stderr
+    assert any("./in/" in line and "checksum" in line for line in mismatch), result.stderr
+
+
+@pytest.mark.parametrize("damage", ["delete", "extra-row"])
+def test_validate_catches_missing_or_extra_rows(run_cli, tmp_path: Path, damage: str) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "in").mkdir()
+    pq.write_table(readings(20), tmp_path / "in" / "a.parquet")
+    args = data_args("file://./in", "file://./out", "-validate")
+    cli_ok(run_cli(*args))
+    victim = _parquet(tmp_path / "out")[0]
+    table = pq.read_table(victim)
+    table = table.slice(1) if damage == "delete" else pa.concat_tables([table, table.slice(0, 1)])
+    pq.write_table(table, victim)
+    result = run_cli(*args)
+    assert result.returncode == 6, result.stderr
+    assert "rows" in result.stderr and "./in/a.parquet" in result.stderr
