@@ -1,0 +1,211 @@
+"""The engine through the real CLI on local files: the summary line, what the ledger records,
+the job lock, and a partition that fails for good while the others commit."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from colmig.engine.checksums import stats_from_json
+from tests.conftest import REPO_ROOT, RunCli
+from tests.engine.helpers import (
+    assert_same_rows,
+    read_dataset,
+    stats_of,
+    write_csv_archive,
+)
+
+COLUMNS = ["id", "ts", "sensor_id", "value", "ok"]
+SUMMARY = re.compile(
+    r"^(?P<rows>[\d,]+) rows written; (?P<bytes>[\d.]+ [KMGT]?B); (?P<seconds>[\d.]+) s;"
+    r" (?P<rate>[\d,]+) rows/s; partitions (?P<done>\d+) done, (?P<skipped>\d+) skipped by"
+    r" resume, (?P<failed>\d+) failed; retries (?P<retries>\d+)$",
+    re.MULTILINE,
+)
+
+
+def _data(*extra: str) -> tuple[str, ...]:
+    return ("-mode", "data", "-source", "file://./archive", "-target", "file://./out", *extra)
+
+
+def _ledger(cwd: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(cwd / ".colmig" / "ledger.db") as db:
+        return db.execute(sql).fetchall()
+
+
+def _outputs(cwd: Path) -> list[Path]:
+    return sorted(p for p in (cwd / "out").rglob("*") if p.is_file())
+
+
+def test_summary_line_and_log_progress(run_cli: RunCli, tmp_path: Path) -> None:
+    write_csv_archive(tmp_path / "archive", files=3, rows_per_file=1_000)
+    result = run_cli(*_data("-progress", "log"))
+    assert result.returncode == 0, result.stderr
+    match = SUMMARY.search(result.stdout)
+    assert match, result.stdout
+    assert match["rows"] == "3,000"
+    assert (match["done"], match["skipped"], match["failed"], match["retries"]) == (
+        "3",
+        "0",
+        "0",
+        "0",
+    )
+    assert float(match["seconds"]) > 0 and int(match["rate"].replace(",", "")) > 0
+    written = sum(p.stat().st_size for p in _outputs(tmp_path))
+    assert match["bytes"] == f"{written / 1000:.1f} KB"
+    # Log-style progress goes to stderr, never into the summary on stdout.
+    assert "3 partition(s)" in result.stderr
+    assert "INFO" not in result.stdout
+
+    again = run_cli(*_data("-progress", "log"))
+    assert again.returncode == 0, again.stderr
+    match = SUMMARY.search(again.stdout)
+    assert match and (match["rows"], match["done"], match["skipped"]) == ("0", "0", "3")
+
+
+def test_ledger_records_rows_bytes_outputs_and_stats(run_cli: RunCli, tmp_path: Path) -> None:
+    source = write_csv_archive(tmp_path / "archive", files=3, rows_per_file=1_000)
+    result = run_cli(*_data("-validate", "-progress", "none"))
+    assert result.returncode == 0, result.stderr
+    rows = _ledger(
+        tmp_path,
+        "SELECT label, state, rows, bytes, outputs, stats, attempts FROM partitions ORDER BY label",
+    )
+    assert [r[0] for r in rows] == [f"./archive/readings-00{i}.csv" for i in range(3)]
+    for index, (_, state, count, nbytes, outputs, stats, attempts) in enumerate(rows):
+        assert (state, count, attempts) == ("committed", 1_000, 1)
+        files = [tmp_path / o for o in json.loads(outputs)]
+        assert files and all(f.exists() for f in files)
+        assert nbytes == sum(f.stat().st_size for f in files)
+        recorded = stats_from_json(stats)
+        part = source.slice(index * 1_000, 1_000)
+        expected = stats_of(part, COLUMNS)
+        assert {k: (v.count, v.nulls) for k, v in recorded.items()} == {
+            k: (v.count, v.nulls) for k, v in expected.items()
+        }
+        for name in ("id", "sensor_id", "ok"):
+            assert recorded[name].checksum == expected[name].checksum
+    runs = _ledger(tmp_path, "SELECT outcome, rows FROM runs")
+    assert runs == [("success", 3_000)]
+
+
+def _popen(cwd: Path, *args: str) -> subprocess.Popen[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    return subprocess.Popen(
+        [sys.executable, "-m", "colmig", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_second_concurrent_run_of_the_same_job_exits_7(run_cli: RunCli, tmp_path: Path) -> None:
+    source = write_csv_archive(tmp_path / "archive", files=4, rows_per_file=100_000, tz=None)
+    first = _popen(tmp_path, *_data("-workers", "1", "-progress", "none"))
+    try:
+        locks = tmp_path / ".colmig" / "locks"
+        deadline = time.monotonic() + 60
+        while not (locks.exists() and any("pid" in p.read_text() for p in locks.iterdir())):
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "the first run never took its lock"
+            time.sleep(0.02)
+        # Freeze the first run while it holds the lock, so the second meets it whatever the
+        # machine's speed.
+        os.killpg(first.pid, signal.SIGSTOP)
+        unfinished = _ledger(tmp_path, "SELECT count(*) FROM runs WHERE finished_at IS NULL")
+        assert unfinished == [(1,)], "the first run finished before it could be frozen"
+        second = run_cli(*_data("-workers", "1", "-progress", "none"), timeout=60)
+        os.killpg(first.pid, signal.SIGCONT)
+        _, err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    assert second.returncode == 7, second.stderr
+    assert "already running" in second.stderr and f"pid {first.pid}" in second.stderr
+    assert first.returncode == 0, err
+    assert_same_rows(read_dataset(tmp_path / "out"), source, COLUMNS)
+    assert _ledger(tmp_path, "SELECT outcome FROM runs") == [("success",)]
+
+
+def test_failing_partition_others_commit_and_rerun_retries_only_it(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive"
+    # Past the first MB that schema inference reads, so the file's schema is still numeric.
+    source = write_csv_archive(archive, files=3, rows_per_file=30_000, tz=None)
+    bad = archive / "readings-001.csv"
+    good_text = bad.read_text()
+    lines = good_text.splitlines(keepends=True)
+    fields = lines[-10].split(",")
+    lines[-10] = ",".join([*fields[:3], "not-a-number", fields[4]])
+    bad.write_text("".join(lines))
+
+    first = run_cli(*_data("-progress", "none"))
+    assert first.returncode == 4, first.stderr
+    assert f"readings-001.csv:{len(lines) - 9}" in first.stderr
+    assert "not-a-number" in first.stderr
+    match = SUMMARY.search(first.stdout)
+    assert match and (match["done"], match["failed"]) == ("2", "1")
+    states = dict(_ledger(tmp_path, "SELECT label, state FROM partitions"))
+    assert states == {
+        "./archive/readings-000.csv": "committed",
+        "./archive/readings-001.csv": "failed",
+        "./archive/readings-002.csv": "committed",
+    }
+    committed = {p: p.stat().st_mtime_ns for p in _outputs(tmp_path)}
+    assert len(committed) == 2 and not any(p.name.startswith(".") for p in committed)
+
+    again = run_cli(*_data("-progress", "none"))  # still broken: fails the same way
+    assert again.returncode == 4
+    assert SUMMARY.search(again.stdout)["skipped"] == "2"  # type: ignore[index]
+
+    bad.write_text(good_text)
+    fixed = run_cli(*_data("-progress", "none", "-validate"))
+    assert fixed.returncode == 0, fixed.stderr
+    match = SUMMARY.search(fixed.stdout)
+    assert match and (match["done"], match["skipped"], match["failed"]) == ("1", "2", "0")
+    for path, mtime in committed.items():
+        assert path.stat().st_mtime_ns == mtime, f"{path} was rewritten"
+    assert_same_rows(read_dataset(tmp_path / "out"), source, COLUMNS)
+
+
+@pytest.mark.xfail(
+    reason="a files target keeps no ledger of its own (Writer.committed_partitions is None), so"
+    " the engine trusts .colmig/ledger.db: after the output directory is deleted a re-run skips"
+    " every partition, writes nothing and exits 0",
+    strict=False,
+)
+def test_rerun_after_the_output_was_deleted_does_not_silently_skip(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    source = write_csv_archive(tmp_path / "archive", files=2, rows_per_file=500)
+    assert run_cli(*_data("-progress", "none")).returncode == 0
+    for path in _outputs(tmp_path):
+        path.unlink()
+    again = run_cli(*_data("-progress", "none"))
+    assert again.returncode != 0 or read_dataset(tmp_path / "out").num_rows == source.num_rows
+
+
+def test_fresh_rewrites_every_partition_without_duplicates(run_cli: RunCli, tmp_path: Path) -> None:
+    source = write_csv_archive(tmp_path / "archive", files=2, rows_per_file=500)
+    assert run_cli(*_data("-progress", "none")).returncode == 0
+    names = [p.name for p in _outputs(tmp_path)]
+    fresh = run_cli(*_data("-progress", "none", "-fresh", "-validate"))
+    assert fresh.returncode == 0, fresh.stderr
+    match = SUMMARY.search(fresh.stdout)
+    assert match and (match["done"], match["skipped"]) == ("2", "0")
+    assert [p.name for p in _outputs(tmp_path)] == names
+    assert_same_rows(read_dataset(tmp_path / "out"), source, COLUMNS)
