@@ -58,7 +58,7 @@ import importlib.metadata as md, sys
 from pathlib import Path
 needed = ["colmig", "pytest", "pytest-timeout", "moto", "flask", "ruff", "s3fs", "pymysql",
           "adbc-driver-postgresql", "adbc-driver-sqlite", "connectorx", "duckdb", "pyarrow",
-          "polars", "PyYAML", "boto3"]
+          "polars", "PyYAML", "boto3", "gcsfs", "adlfs", "gcp-storage-emulator"]
 for name in needed:
     md.version(name)
 # colmig must be the editable install of this checkout.
@@ -70,4 +70,17 @@ then
 else
   echo "install-test-deps: pip install -e '.[test]'"
   "$PYTHON" -m pip install -q -e '.[test]'
+fi
+
+# Azurite (the Azure Blob Storage emulator) from npm into a repo-local, git-ignored prefix;
+# tests/servers.py looks for it there. Pinned: a new release may need a newer Node.js.
+AZURITE_VERSION=3.35.0
+if [ -x .cache/npm/node_modules/.bin/azurite-blob ]; then
+  echo "install-test-deps: azurite already installed"
+elif command -v npm >/dev/null 2>&1; then
+  echo "install-test-deps: npm install azurite@$AZURITE_VERSION into .cache/npm"
+  npm install --prefix .cache/npm --no-audit --no-fund --no-save --loglevel=error \
+    "azurite@$AZURITE_VERSION" >/dev/null
+else
+  echo "install-test-deps: npm not found, skipping azurite (the Azure tests will skip)" >&2
 fi

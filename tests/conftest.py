@@ -13,11 +13,13 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import pytest
 
 from tests.servers import (
+    AzuriteServer,
+    GcsEmulatorServer,
     MariaDBServer,
     MosquittoServer,
     PostgresServer,
@@ -37,6 +39,10 @@ MARKERS_BY_FIXTURE = {
     "mariadb_url": "mariadb",
     "s3_server": "s3",
     "s3_bucket": "s3",
+    "azurite_server": "azure",
+    "azurite_container": "azure",
+    "gcs_server": "gcs",
+    "gcs_bucket": "gcs",
 }
 
 ServerT = TypeVar("ServerT", bound=Server)
@@ -101,6 +107,22 @@ def s3_server() -> Iterator[S3Server]:
 
 
 @pytest.fixture(scope="session")
+def azurite_server() -> Iterator[AzuriteServer]:
+    """Azurite's blob service for the whole session (``.endpoint``, ``.env``, ``.key``)."""
+    server = _start(AzuriteServer)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def gcs_server() -> Iterator[GcsEmulatorServer]:
+    """A GCS emulator for the whole session (``.endpoint``, ``.env``)."""
+    server = _start(GcsEmulatorServer)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def mosquitto_server() -> Iterator[MosquittoServer]:
     """A Mosquitto broker for the whole session (``.host``, ``.port``, ``.url``)."""
     server = _start(MosquittoServer)
@@ -143,6 +165,55 @@ def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
 def s3_bucket(s3_server: S3Server, s3_env: dict[str, str]) -> str:
     """A fresh, empty bucket ``s3://name``; AWS_* env is set so s3fs and children use it."""
     return s3_server.create_bucket(_unique("colmig").replace("_", "-"))
+
+
+class CloudPrefix(NamedTuple):
+    """A fresh bucket/container as a URL prefix and the variables a user would set for it."""
+
+    url: str
+    env: dict[str, str]
+
+
+#: Other credentials a developer's shell may hold; removed so only the emulator's are used.
+_AZURE_VARS = (
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "AZURE_STORAGE_ACCOUNT_NAME",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_SAS_TOKEN",
+    "AZURE_STORAGE_CLIENT_ID",
+    "AZURE_STORAGE_CLIENT_SECRET",
+    "AZURE_STORAGE_TENANT_ID",
+    "AZURE_STORAGE_ANON",
+)
+_GCS_VARS = ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT")
+
+
+@pytest.fixture
+def azurite_container(
+    azurite_server: AzuriteServer, monkeypatch: pytest.MonkeyPatch
+) -> CloudPrefix:
+    """A fresh container ``az://name``; AZURE_STORAGE_CONNECTION_STRING is set for this test."""
+    for key in _AZURE_VARS:
+        monkeypatch.delenv(key, raising=False)
+    for key, value in azurite_server.env.items():
+        monkeypatch.setenv(key, value)
+    name = _unique("colmig").replace("_", "-")
+    return CloudPrefix(azurite_server.create_container(name), dict(azurite_server.env))
+
+
+@pytest.fixture
+def gcs_bucket(gcs_server: GcsEmulatorServer, monkeypatch: pytest.MonkeyPatch) -> CloudPrefix:
+    """A fresh bucket ``gs://name``; STORAGE_EMULATOR_HOST is set for this test."""
+    for key in _GCS_VARS:
+        monkeypatch.delenv(key, raising=False)
+    for key, value in gcs_server.env.items():
+        monkeypatch.setenv(key, value)
+    # Never ask a cloud metadata server for credentials: keep any such probe on loopback.
+    monkeypatch.setenv("NO_GCE_CHECK", "true")
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
+    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
+    name = _unique("colmig").replace("_", "-")
+    return CloudPrefix(gcs_server.create_bucket(name), dict(gcs_server.env))
 
 
 @pytest.fixture

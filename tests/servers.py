@@ -1,4 +1,5 @@
-"""Throwaway real servers for the test suite: PostgreSQL, MariaDB, S3 (moto) and Mosquitto.
+"""Throwaway real servers for the test suite: PostgreSQL, MariaDB, S3 (moto), Mosquitto, and
+the Azurite (Azure Blob) and gcp-storage-emulator (GCS) emulators.
 
 Each server listens on 127.0.0.1 on a random free port, keeps all its files in its own temp
 directory and is stopped (by pid, whole process group) and removed on :meth:`stop`, with an
@@ -35,6 +36,13 @@ UNPRIVILEGED_USER = "colmigtest"
 S3_ACCESS_KEY = "colmig-test-access-key"
 S3_SECRET_KEY = "colmig-test-secret-key"
 S3_REGION = "us-east-1"
+AZURE_ACCOUNT = "colmigtest"
+#: Not Azurite's well-known key, so a leak of it in colmig's output is ours to find.
+AZURE_KEY = "Y29sbWlnLWF6dXJpdGUtdGVzdC1rZXktZG8tbm90LWxlYWstaXQ="
+GCS_PROJECT = "colmig-test"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Where scripts/install-test-deps.sh installs npm packages (azurite).
+NPM_BIN = REPO_ROOT / ".cache" / "npm" / "node_modules" / ".bin"
 START_TIMEOUT = 60.0
 
 
@@ -142,7 +150,7 @@ def _alive(pid: int) -> bool:
         return True
 
 
-SERVER_KINDS = ("postgres", "mariadb", "s3", "mosquitto")
+SERVER_KINDS = ("postgres", "mariadb", "s3", "mosquitto", "azurite", "gcs")
 
 
 def reap_stale() -> None:
@@ -614,3 +622,143 @@ class MosquittoServer(Server):
         self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         self._spawn([self.binary, "-c", str(self.config_path)], cwd=self.dir)
         self._wait_ready(lambda: port_open(self.port))
+
+
+def _http_up(url: str) -> bool:
+    """True when ``url`` answers HTTP with anything but a server error."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status < 500)
+    except urllib.error.HTTPError as exc:
+        return exc.code < 500
+
+
+class AzuriteServer(Server):
+    """Azurite's Blob service (npm ``azurite``) with one account whose key is not the
+    well-known development key; telemetry off."""
+
+    name = "azurite"
+
+    def __init__(self) -> None:
+        self.node = which_or_unavailable("node")
+        self.binary = which_or_unavailable("azurite-blob", str(NPM_BIN))
+        super().__init__()
+        self.account = AZURE_ACCOUNT
+        self.key = AZURE_KEY
+
+    @property
+    def endpoint(self) -> str:
+        """The account's blob endpoint (Azurite puts the account in the path)."""
+        return f"http://{HOST}:{self.port}/{self.account}"
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={self.account};"
+            f"AccountKey={self.key};BlobEndpoint={self.endpoint};"
+        )
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a user sets so adlfs (and colmig) reach this account."""
+        return {"AZURE_STORAGE_CONNECTION_STRING": self.connection_string}
+
+    def start(self) -> AzuriteServer:
+        self.start_with_port_retries()
+        return self
+
+    def _start(self) -> None:
+        data = self.dir / "data"
+        data.mkdir(exist_ok=True)
+        env = {**os.environ, "AZURITE_ACCOUNTS": f"{self.account}:{self.key}"}
+        self._spawn(
+            [
+                self.binary,
+                "--blobHost",
+                HOST,
+                "--blobPort",
+                str(self.port),
+                "--location",
+                str(data),
+                "--disableTelemetry",
+                "--skipApiVersionCheck",
+                "--loose",
+            ],
+            cwd=self.dir,
+            env=env,
+        )
+        self._wait_ready(lambda: port_open(self.port) and _http_up(f"{self.endpoint}?comp=list"))
+
+    def create_container(self, name: str) -> str:
+        """Create container ``name``; return ``az://name``."""
+        from azure.storage.blob import BlobServiceClient
+
+        client = BlobServiceClient.from_connection_string(self.connection_string)
+        with client:
+            client.create_container(name)
+        return f"az://{name}"
+
+
+class GcsEmulatorServer(Server):
+    """gcp-storage-emulator (PyPI): the GCS JSON API over plain HTTP, files in its temp dir."""
+
+    name = "gcs"
+
+    def __init__(self) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("gcp_storage_emulator") is None:
+            raise ServerUnavailable(
+                "gcp-storage-emulator is not installed (run scripts/install-test-deps.sh)"
+            )
+        super().__init__()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a user sets so gcsfs (and colmig) use this emulator."""
+        return {"STORAGE_EMULATOR_HOST": self.endpoint}
+
+    def start(self) -> GcsEmulatorServer:
+        self.start_with_port_retries()
+        return self
+
+    def _start(self) -> None:
+        data = self.dir / "data"
+        data.mkdir(exist_ok=True)
+        self._spawn(
+            [
+                sys.executable,
+                "-m",
+                "gcp_storage_emulator",
+                "--data-dir",
+                str(data),
+                "start",
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+                "--project-number",
+                "1234",
+            ],
+            cwd=self.dir,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self._wait_ready(lambda: _http_up(f"{self.endpoint}/storage/v1/b?project={GCS_PROJECT}"))
+
+    def create_bucket(self, name: str) -> str:
+        """Create bucket ``name``; return ``gs://name``."""
+        import json
+
+        request = urllib.request.Request(
+            f"{self.endpoint}/storage/v1/b?project={GCS_PROJECT}",
+            data=json.dumps({"name": name}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+        return f"gs://{name}"
