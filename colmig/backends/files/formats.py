@@ -127,6 +127,8 @@ class CsvOptions:
         # "null", "n/a", "NaN", ...) would silently turn real values, such as the country
         # code NA, into nulls. -null-values adds markers to the empty field.
         kwargs["null_values"] = ["", *(self.null_values or ())]
+        # A quoted empty field ("") is an empty string, as DuckDB and Arrow's writer see it.
+        kwargs["quoted_strings_can_be_null"] = False
         if self.timestamp_format:
             kwargs["timestamp_parsers"] = [self.timestamp_format, pacsv.ISO8601]
         if column_types:

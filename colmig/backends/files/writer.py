@@ -270,8 +270,9 @@ class FileWriter(Writer):
             # Else ParquetWriter.__del__ would write a footer: into a closed local file (an
             # "Exception ignored" warning) or, remotely, complete the abandoned upload.
             current.writer.is_open = False
+        completed = bool(current.handle.closed)
         try:
-            if not current.handle.closed:
+            if not completed:
                 if self.local:
                     current.handle.close()
                 elif hasattr(current.handle, "discard"):
@@ -284,6 +285,11 @@ class FileWriter(Writer):
             for path in (current.temp, current.final):
                 with contextlib.suppress(OSError):
                     os.remove(path)
+        elif completed:
+            # A file rolled over at -target-file-size is already a visible object: a partition
+            # that fails later must not leave it behind for readers.
+            with contextlib.suppress(Exception):
+                self.fs.rm_file(current.final)
 
     def _final_size(self, current: _OpenFile) -> int:
         try:
@@ -334,9 +340,14 @@ class FileWriter(Writer):
                     yield reader.get_batch(i)
             elif self.format == "csv":
                 types = {f.name: f.type for f in present}
-                yield from pacsv.open_csv(
-                    handle, convert_options=pacsv.ConvertOptions(column_types=types)
+                # Written by Arrow: null is an empty field, the empty string is "".
+                options = pacsv.ConvertOptions(
+                    column_types=types,
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
                 )
+                yield from pacsv.open_csv(handle, convert_options=options)
             else:
                 # JSON has no timestamp, date or decimal: those were written as text.
                 as_text = pa.schema(
