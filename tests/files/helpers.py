@@ -139,6 +139,14 @@ def data_args(source: str, target: str | None, *extra: str) -> list[str]:
     return ["-mode", "data", "-source", source, *target_args, "-progress", "none", *extra]
 
 
+def run_parallel(run_cli: Any, *runs: list[str]) -> list[Any]:
+    """Run several independent colmig commands at once (each is mostly interpreter start-up)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        return list(pool.map(lambda args: run_cli(*args), runs))
+
+
 def cli_ok(result: Any) -> str:
     """Assert a CompletedProcess succeeded; return its stdout."""
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"

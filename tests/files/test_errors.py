@@ -13,7 +13,15 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from tests.files.helpers import cli_ok, data_args, output_files, read_output, readings, sort_by_id
+from tests.files.helpers import (
+    cli_ok,
+    data_args,
+    output_files,
+    read_output,
+    readings,
+    run_parallel,
+    sort_by_id,
+)
 
 BAD_FIELDS = "id,v,name\n1,1.5,a\n2,2.5,b,EXTRA\n3,3.5,c\n4,4.5\n5,5.5,e\n"
 
@@ -129,16 +137,22 @@ def test_validate_catches_a_corrupted_output(run_cli, tmp_path: Path) -> None:  
     assert any("./in/" in line and "checksum" in line for line in mismatch), result.stderr
 
 
-@pytest.mark.parametrize("damage", ["delete", "extra-row"])
-def test_validate_catches_missing_or_extra_rows(run_cli, tmp_path: Path, damage: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.slow
+def test_validate_catches_missing_or_extra_rows(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "in").mkdir()
     pq.write_table(readings(20), tmp_path / "in" / "a.parquet")
-    args = data_args("file://./in", "file://./out", "-validate")
-    cli_ok(run_cli(*args))
-    victim = _parquet(tmp_path / "out")[0]
-    table = pq.read_table(victim)
-    table = table.slice(1) if damage == "delete" else pa.concat_tables([table, table.slice(0, 1)])
-    pq.write_table(table, victim)
-    result = run_cli(*args)
-    assert result.returncode == 6, result.stderr
-    assert "rows" in result.stderr and "./in/a.parquet" in result.stderr
+    damages = ["delete", "extra-row"]
+    runs = [data_args("file://./in", f"file://./{d}", "-validate") for d in damages]
+    for result in run_parallel(run_cli, *runs):
+        cli_ok(result)
+    for damage in damages:
+        victim = _parquet(tmp_path / damage)[0]
+        table = pq.read_table(victim)
+        if damage == "delete":
+            table = table.slice(1)
+        else:
+            table = pa.concat_tables([table, table.slice(0, 1)])
+        pq.write_table(table, victim)
+    for result in run_parallel(run_cli, *runs):
+        assert result.returncode == 6, result.stderr
+        assert "rows" in result.stderr and "./in/a.parquet" in result.stderr

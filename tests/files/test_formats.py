@@ -127,3 +127,11 @@ def test_cli_csv_options(run_cli, tmp_path: Path) -> None:  # type: ignore[no-un
         "2024-03-01 11:00",
         "2024-03-02 00:30",
     ]
+
+
+def test_csv_quoted_empty_is_empty_string_and_na_is_text(tmp_path: Path) -> None:
+    path = tmp_path / "countries.csv"
+    path.write_text('id,code,population\n1,"",\n2,NA,2.5\n3,,NaN\n')
+    got = read_source(f"file://{path}")
+    assert got.column("code").to_pylist() == ["", "NA", None]  # NA is Namibia, not null
+    assert got.column("population").to_pylist()[:2] == [None, 2.5]

@@ -18,6 +18,7 @@ from tests.files.helpers import (
     read_output,
     read_source,
     readings,
+    run_parallel,
     sort_by_id,
     write_input,
 )
@@ -115,11 +116,16 @@ def test_empty_directory_and_unmatched_glob(tmp_path: Path) -> None:
         open_reader(f"file://{tmp_path}/*.parquet", Settings()).schema()
 
 
+@pytest.mark.slow
 def test_cli_directory_glob_and_no_recursive(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _archive(tmp_path / "in")
-    cli_ok(run_cli(*data_args("file://./in", "file://./all")))
-    cli_ok(run_cli(*data_args("file://./in", "file://./top", "-no-recursive")))
-    cli_ok(run_cli(*data_args("file://./in/**/*.csv.gz", "file://./glob")))
+    runs = [
+        data_args("file://./in", "file://./all"),
+        data_args("file://./in", "file://./top", "-no-recursive"),
+        data_args("file://./in/**/*.csv.gz", "file://./glob"),
+    ]
+    for result in run_parallel(run_cli, *runs):
+        cli_ok(result)
     assert _ids(read_output(tmp_path / "all")) == [0, 1, 10, 11, 20, 21]
     assert _ids(read_output(tmp_path / "top")) == [0, 1]
     assert _ids(read_output(tmp_path / "glob")) == [20, 21]

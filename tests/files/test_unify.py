@@ -11,7 +11,14 @@ import pytest
 
 from colmig.backends.files.unify import unify
 from colmig.errors import SourceDataError
-from tests.files.helpers import cli_ok, data_args, read_output, read_source, sort_by_id
+from tests.files.helpers import (
+    cli_ok,
+    data_args,
+    read_output,
+    read_source,
+    run_parallel,
+    sort_by_id,
+)
 
 
 def _schema(**types: pa.DataType) -> pa.Schema:
@@ -100,19 +107,23 @@ def test_cli_unified_archive(run_cli, tmp_path: Path) -> None:  # type: ignore[n
     ]
 
 
-@pytest.mark.parametrize("kind", ["string-vs-number", "zoned-vs-naive"])
-def test_cli_conflict_exit_4(run_cli, tmp_path: Path, kind: str) -> None:  # type: ignore[no-untyped-def]
-    src = tmp_path / "in"
-    src.mkdir()
-    if kind == "string-vs-number":
-        (src / "jan.csv").write_text("id,reading\n1,12.5\n")
-        (src / "feb.csv").write_text("id,reading\n2,broken\n")
-    else:
-        (src / "jan.csv").write_text("id,reading\n1,2024-01-01T00:00:00Z\n")
-        (src / "feb.csv").write_text("id,reading\n2,2024-02-01T00:00:00\n")
-    result = run_cli(*data_args("file://./in", "file://./out"))
-    assert result.returncode == 4, result.stderr
-    assert "jan.csv" in result.stderr and "feb.csv" in result.stderr
-    assert "'reading'" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.parquet"))
+def test_cli_conflict_exit_4(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cases = {
+        "string-vs-number": ("id,reading\n1,12.5\n", "id,reading\n2,broken\n"),
+        "zoned-vs-naive": (
+            "id,reading\n1,2024-01-01T00:00:00Z\n",
+            "id,reading\n2,2024-02-01T00:00:00\n",
+        ),
+    }
+    for kind, (jan, feb) in cases.items():
+        (tmp_path / kind).mkdir()
+        (tmp_path / kind / "jan.csv").write_text(jan)
+        (tmp_path / kind / "feb.csv").write_text(feb)
+    runs = [data_args(f"file://./{kind}", f"file://./out-{kind}") for kind in cases]
+    for kind, result in zip(cases, run_parallel(run_cli, *runs), strict=True):
+        assert result.returncode == 4, (kind, result.stderr)
+        assert f"{kind}/jan.csv" in result.stderr and f"{kind}/feb.csv" in result.stderr
+        assert "'reading'" in result.stderr
+        assert "Traceback" not in result.stderr
+        out = tmp_path / f"out-{kind}"
+        assert not out.exists() or not list(out.rglob("*.parquet"))
