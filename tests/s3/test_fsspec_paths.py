@@ -142,11 +142,6 @@ def test_missing_cloud_library_names_the_extra(
     assert f"pip install 'colmig[{extra}]'" in stderr
 
 
-@pytest.mark.xfail(
-    reason="files fs.py reads ImportError.name from fsspec's re-raised ImportError, which has"
-    " none: the message says 'gs:// needs None' instead of naming gcsfs/adlfs",
-    strict=False,
-)
 @pytest.mark.parametrize(("scheme", "module", "extra"), CLOUD[:2])
 def test_missing_cloud_library_names_the_module(
     run_cli: RunCli, tmp_path: Path, scheme: str, module: str, extra: str

@@ -42,12 +42,6 @@ def _committed_outputs(state_dir: Path) -> set[str]:
     return {output for (outputs,) in rows for output in json.loads(outputs)}
 
 
-@pytest.mark.xfail(
-    reason="files writer: on object storage a file closed at -target-file-size mid-partition is"
-    " already a visible object, and a later failure of the same partition does not delete it"
-    " (colmig/backends/files/writer.py _abandon only discards files still open)",
-    strict=False,
-)
 def test_failing_partition_leaves_no_partial_object(
     run_cli: RunCli,
     tmp_path: Path,
@@ -133,11 +127,6 @@ def test_resume_on_s3_skips_committed_and_cleans_leftovers(
     assert_same_rows(read_back(s3_server, f"{bucket}/lake"), expected, COLUMNS)
 
 
-@pytest.mark.xfail(
-    reason="files fs.py: botocore 'adaptive' retries (5 attempts with backoff) on a refused"
-    " connection, once per filesystem call, take 17-50 s before exit 3",
-    strict=False,
-)
 @pytest.mark.parametrize("side", ["target", "source"])
 def test_wrong_endpoint_fails_fast(
     run_cli: RunCli, tmp_path: Path, s3_bucket: str, side: str

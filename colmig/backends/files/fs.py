@@ -27,6 +27,7 @@ DATA_OPTIONS = frozenset(
     {"format", "compression", "delimiter", "header", "null_values", "timestamp_format"}
 )
 
+_LIBRARY = {"s3": "s3fs", "gcs": "gcsfs", "abfs": "adlfs"}
 _PROTOCOL = {
     "file": "file",
     "s3": "s3",
@@ -61,7 +62,8 @@ def filesystem(url: URL) -> tuple[fsspec.AbstractFileSystem, str]:
     except ImportError as exc:
         extra = {"s3": "s3", "gcs": "gcs", "abfs": "azure"}.get(protocol, "all")
         raise ConfigError(
-            f"{url.scheme}:// needs {exc.name}; install it with: pip install 'colmig[{extra}]'"
+            f"{url.scheme}:// needs {exc.name or _LIBRARY.get(protocol, protocol)};"
+            f" install it with: pip install 'colmig[{extra}]'"
         ) from None
     except TypeError as exc:
         raise ConfigError(f"bad storage option in {url.redacted}: {exc}") from None
@@ -102,8 +104,12 @@ def _s3_options(options: dict[str, Any]) -> dict[str, Any]:
             out[key] = value
     if client:
         out["client_kwargs"] = client
-    # Retry throttling and dropped connections inside botocore too; colmig retries on top.
-    out.setdefault("config_kwargs", {"retries": {"max_attempts": 5, "mode": "adaptive"}})
+    # colmig retries whole partitions with backoff; botocore's own retries stay short so a
+    # wrong or dead endpoint fails in seconds, not after minutes of nested retries.
+    out.setdefault(
+        "config_kwargs",
+        {"retries": {"max_attempts": 2, "mode": "standard"}, "connect_timeout": 5},
+    )
     return out
 
 
