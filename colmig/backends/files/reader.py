@@ -8,6 +8,7 @@ range of a large uncompressed CSV file, so big inputs spread over the workers.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,7 @@ PARQUET_ROWS = 2_000_000
 #: Bytes sampled for quotes before splitting a CSV: the start, and a window at each border.
 QUOTE_SAMPLE = 1 << 20
 QUOTE_WINDOW = 64 << 10
+log = logging.getLogger("colmig")
 _GLOB = re.compile(r"[*?\[]")
 _CONVERSION = re.compile(r"In CSV column #(\d+): .*?invalid value '(.*)'", re.S)
 
@@ -129,6 +131,13 @@ class FileReader(Reader):
             raise fsmod.classify(exc, f"cannot list {where}") from None
         if not paths:
             raise ConfigError(f"no data files found at {where} (looked for {_EXAMPLES})")
+        # A zero-byte file (an export that wrote nothing) holds no rows and no columns.
+        empty = [p for p in paths if details.get(p, 1) == 0]
+        if empty and len(empty) == len(paths):
+            raise ConfigError(f"every data file at {where} is empty ({len(empty)} file(s))")
+        for path in empty:
+            log.warning("skipping empty file %s", self._shown(path))
+        paths = [p for p in paths if details.get(p, 1) != 0]
         out = []
         for path in sorted(paths):
             fmt, compression = detect(path, self.forced_format, self.forced_compression)
