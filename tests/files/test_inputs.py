@@ -153,3 +153,13 @@ def test_cli_missing_source(run_cli, tmp_path: Path) -> None:  # type: ignore[no
     assert "no/such/dir" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_zero_byte_files_are_skipped(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    write_input(src / "a.csv", readings(2), "csv")
+    for name in ("empty.csv", "empty.jsonl", "empty.parquet"):
+        (src / name).write_bytes(b"")
+    assert _ids(read_source(f"file://{src}")) == [0, 1]
+    with pytest.raises(ConfigError, match="empty"):
+        read_source(f"file://{src}/empty.*")
