@@ -268,6 +268,11 @@ class Writer(ABC):
         Used by ``-validate`` when ``partition_stats`` cannot isolate one partition's rows."""
         return None
 
+    def missing_outputs(self, job: JobInfo, outputs: Mapping[str, Iterable[str]]) -> set[str]:
+        """Ids of partitions (from ``outputs``: id -> recorded outputs) whose recorded outputs
+        are gone, so a resume rewrites them instead of trusting the local ledger."""
+        return set()
+
     def output_of(self, partition: Partition, job: JobInfo) -> str | None:
         """Where ``partition``'s rows will land (for dry runs), or None if not known."""
         return None

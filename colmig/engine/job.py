@@ -379,7 +379,16 @@ def _committed(ledger: Ledger, writer: Writer, job: JobInfo, fresh: bool) -> set
     own = writer.committed_partitions(job)
     if own is not None:
         return set(own)
-    return ledger.committed(job.job_id)
+    committed = ledger.committed(job.job_id)
+    records = ledger.records(job.job_id)
+    gone = writer.missing_outputs(job, {pid: records[pid].outputs for pid in committed})
+    if gone:
+        log.warning(
+            "%d committed partition(s) lost their output files since the last run;"
+            " writing them again",
+            len(gone),
+        )
+    return committed - gone
 
 
 def _baseline(

@@ -182,12 +182,6 @@ def test_failing_partition_others_commit_and_rerun_retries_only_it(
     assert_same_rows(read_dataset(tmp_path / "out"), source, COLUMNS)
 
 
-@pytest.mark.xfail(
-    reason="a files target keeps no ledger of its own (Writer.committed_partitions is None), so"
-    " the engine trusts .colmig/ledger.db: after the output directory is deleted a re-run skips"
-    " every partition, writes nothing and exits 0",
-    strict=False,
-)
 def test_rerun_after_the_output_was_deleted_does_not_silently_skip(
     run_cli: RunCli, tmp_path: Path
 ) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +94,19 @@ class FileWriter(Writer):
 
     def _base(self, job: JobInfo) -> str:
         return fsmod.join(self.root, job.target_table or "")
+
+    def missing_outputs(self, job: JobInfo, outputs: Mapping[str, Iterable[str]]) -> set[str]:
+        wanted = {pid: set(paths) for pid, paths in outputs.items() if paths}
+        if not wanted:
+            return set()
+        base = self._base(job)
+        try:
+            present = (
+                {self._shown(p) for p in self.fs.find(base)} if self.fs.exists(base) else set()
+            )
+        except Exception as exc:
+            raise fsmod.classify(exc, f"cannot list {self.url.redacted}") from None
+        return {pid for pid, paths in wanted.items() if not paths <= present}
 
     def output_of(self, partition: Partition, job: JobInfo) -> str | None:
         keys = "/".join(f"{k.name}=…" for k in self.keys)
