@@ -163,3 +163,29 @@ def test_zero_byte_files_are_skipped(tmp_path: Path) -> None:
     assert _ids(read_source(f"file://{src}")) == [0, 1]
     with pytest.raises(ConfigError, match="empty"):
         read_source(f"file://{src}/empty.*")
+
+
+def test_large_parquet_splits_by_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import colmig.backends.files.reader as reader_module
+
+    monkeypatch.setattr(reader_module, "PARQUET_ROWS", 250)
+    path = tmp_path / "big.parquet"
+    pq.write_table(readings(1000), path, row_group_size=100)
+    reader = open_reader(f"file://{path}", Settings())
+    partitions = reader.plan(8)
+    assert [p.spec["row_groups"] for p in partitions] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    assert [p.estimated_rows for p in partitions] == [300, 300, 300, 100]
+    ids = [i for p in partitions for b in reader.read(p, 64) for i in b.column("id").to_pylist()]
+    assert sorted(ids) == list(range(1000))
+
+
+def test_arrow_ipc_stream_and_file_forms(tmp_path: Path) -> None:
+    table = readings(5)
+    for name, new in (("stream.arrow", pa.ipc.new_stream), ("file.feather", pa.ipc.new_file)):
+        sink = pa.OSFile(str(tmp_path / name), "wb")
+        with sink, new(sink, table.schema) as writer:
+            writer.write_table(table)
+    for name in ("stream.arrow", "file.feather"):
+        assert read_source(f"file://{tmp_path / name}").equals(table), name

@@ -238,3 +238,38 @@ def test_writer_rollover_and_failed_partition_leaves_nothing(tmp_path: Path) -> 
         writer.write_partition(Partition("p2", "test2"), failing(), table.schema, job)
     # The failed partition left neither temp files nor half-written finals.
     assert len(output_files(target)) == len(result.outputs)
+
+
+def test_plain_keys_of_every_type_read_back_for_validation(tmp_path: Path) -> None:
+    table = tricky().append_column("n", pa.array([5, -1, 5, None], pa.int64()))
+    keys = "n,flag,local,amount"
+    writer = open_writer(f"file://{tmp_path / 'out'}", Settings(partition_by=keys))
+    job = JobInfo(job_id="job1", run_id="run1", source_redacted="test")
+    writer.prepare(table.schema, job, fresh=False)
+    part = Partition("p1", "test")
+    writer.write_partition(part, table.to_batches(), table.schema, job)
+    for path in output_files(tmp_path / "out"):
+        assert not set(pq.read_schema(path).names) & {"n", "flag", "local", "amount"}
+    assert writer.partition_stats(part, table.schema, job) == table_stats(
+        table.to_batches(), table.schema
+    )
+
+
+def test_cleanup_removes_only_leftovers_of_uncommitted_partitions(tmp_path: Path) -> None:
+    table = readings(10)
+    target = tmp_path / "out"
+    writer = open_writer(f"file://{target}", Settings(partition_by="sensor_id"))
+    job = JobInfo(job_id="job1", run_id="run1", source_redacted="test")
+    writer.prepare(table.schema, job, fresh=False)
+    done = writer.write_partition(Partition("p1", "one"), table.to_batches(), table.schema, job)
+    kept = output_files(target)
+    # What a killed run leaves of partition p2: a temp file and a finished but unrecorded file.
+    writer.write_partition(Partition("p2", "two"), table.to_batches(), table.schema, job)
+    leftovers = [p for p in output_files(target) if p not in kept]
+    temp = leftovers[0].parent / f".{leftovers[0].name}.tmp"
+    temp.write_bytes(b"half a file")
+    (target / "other-tool.parquet").write_bytes(b"not ours")
+    removed = writer.cleanup(job, ["p1", "p2"], committed={"p1"})
+    assert removed == len(leftovers) + 1
+    assert output_files(target) == sorted([*kept, target / "other-tool.parquet"])
+    assert len(done.outputs) == len(kept)
