@@ -72,53 +72,60 @@ class LocalExecutor:
         deaths: dict[str, int] = {}
         allowed_deaths = max(0, context.settings.retries)
         while pending:
+            # A partition that already died with its pool runs alone once its next death would
+            # be its last: a pool's break cannot tell which worker died, so a death counts as a
+            # partition's own only when nothing else ran beside it.
+            alone = [p for p in pending if deaths.get(p.id, 0) >= max(1, allowed_deaths)]
+            batch = alone[:1] or pending
+            pending = [p for p in pending if p not in batch]
             ctx = multiprocessing.get_context("spawn")
             pool = ProcessPoolExecutor(
-                max_workers=min(workers, len(pending)),
+                max_workers=min(workers, len(batch)),
                 mp_context=ctx,
                 initializer=install,
                 initargs=(context,),
             )
             futures: dict[Future[PartitionResult], Partition] = {}
+            died: list[Partition] = []
             try:
-                for p in pending:
+                for p in batch:
                     futures[pool.submit(run_partition, p)] = p
-                pending = []
                 remaining = set(futures)
                 while remaining:
                     done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
                     broken = False
                     for future in done:
-                        partition = futures[future]
                         try:
                             yield future.result()
                         except BrokenProcessPool:
                             broken = True
-                            deaths[partition.id] = deaths.get(partition.id, 0) + 1
-                            if deaths[partition.id] > allowed_deaths:
-                                yield PartitionResult(
-                                    partition.id,
-                                    partition.label,
-                                    error=TransientError(
-                                        f"{partition.label}: the worker process died"
-                                        f" {deaths[partition.id]} times (killed or out of memory)"
-                                    ),
-                                )
-                            else:
-                                pending.append(partition)
+                            died.append(futures[future])
                     if broken:
                         # The pool is unusable: requeue what had not finished and start anew.
                         for future in remaining:
-                            partition = futures[future]
                             if future.done() and future.exception() is None:
                                 yield future.result()
                             else:
-                                pending.append(partition)
+                                died.append(futures[future])
                         remaining = set()
-                        log.warning(
-                            "a worker process died; restarting the pool for %d partition(s)",
-                            len(pending),
+                for partition in died:
+                    deaths[partition.id] = deaths.get(partition.id, 0) + 1
+                    if alone and deaths[partition.id] > allowed_deaths:
+                        yield PartitionResult(
+                            partition.id,
+                            partition.label,
+                            error=TransientError(
+                                f"{partition.label}: the worker process died"
+                                f" {deaths[partition.id]} times (killed or out of memory)"
+                            ),
                         )
+                    else:
+                        pending.append(partition)
+                if died and pending:
+                    log.warning(
+                        "a worker process died; restarting the pool for %d partition(s)",
+                        len(pending),
+                    )
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
 
