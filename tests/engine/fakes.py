@@ -109,3 +109,30 @@ def permanent(text: str = "fake part 1: value 'x' is not a number") -> ColmigErr
     from colmig.errors import SourceDataError
 
     return SourceDataError(text)
+
+
+class KillingReader(FakeReader):
+    """Kills its own (worker) process with SIGKILL whenever it reads one chosen partition."""
+
+    def __init__(
+        self, victim: str, partitions: int = 4, rows: int = 250, others_take_s: float = 0.0
+    ) -> None:
+        super().__init__(Script(), partitions, rows)
+        self.others_take_s = others_take_s
+        # Unknown sizes keep the engine from folding a small job into one process.
+        self.partitions = [Partition(p.id, p.label, p.spec, None, None) for p in self.partitions]
+        self.victim = victim
+
+    def read(self, partition: Partition, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        if partition.id == self.victim:
+            import os
+            import signal
+            import time
+
+            time.sleep(0.2)  # let siblings start, so the pool is busy when it breaks
+            os.kill(os.getpid(), signal.SIGKILL)
+        elif self.others_take_s:
+            import time
+
+            time.sleep(self.others_take_s)
+        yield from rows_of(partition).to_batches(max_chunksize=100)
