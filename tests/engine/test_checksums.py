@@ -241,12 +241,6 @@ def test_equal_to_postgresql_aggregates(pg_url: str, which: str) -> None:
     assert _exact(arrow) == _exact(pg)
 
 
-@pytest.mark.xfail(
-    reason="postgres writer pg_checksum_expr: SUM(real) accumulates in float4, so a float32"
-    " column's sum differs from the engine's double sum beyond the 1e-9 tolerance (-validate"
-    " into a PostgreSQL real column would report a false mismatch); SUM(col::float8) fixes it",
-    strict=False,
-)
 def test_float32_equal_to_postgresql_real(pg_url: str) -> None:
     values = np.random.default_rng(1).normal(1000, 300, 20_000).astype(np.float32)
     table = pa.table({"f32": pa.array(values)})

@@ -163,7 +163,7 @@ def pg_checksum_expr(col: str, kind: str) -> str:
     if kind == "bool":
         return f"SUM(CASE WHEN {col} THEN 1 ELSE 0 END)::text"
     if kind == "float":
-        return f"SUM({col})::float8"
+        return f"SUM({col}::float8)"
     if kind == "timestamp":
         return f"SUM(EXTRACT(EPOCH FROM {col}) * 1000000)::numeric(38,0)::text"
     if kind == "date":
