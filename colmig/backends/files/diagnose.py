@@ -1,10 +1,12 @@
-"""Find the line of a malformed CSV record (error path only: Arrow's fast parser does not
-report line numbers, so the file is re-scanned with the csv module when something failed)."""
+"""Find the line of a malformed CSV or JSON Lines record (error path only: Arrow's fast
+parsers do not report line numbers, so the file is re-scanned when something failed)."""
 
 from __future__ import annotations
 
 import codecs
 import csv
+import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -57,3 +59,29 @@ def bad_lines(
                 found += 1
                 if found >= limit:
                     return
+
+
+def bad_json_line(
+    fs: Any, path: str, compression: str | None, arrow_message: str, first_block: bool
+) -> tuple[int, str, str] | None:
+    """(line, text, reason) of the first JSON Lines record that is not a JSON object, else of
+    the record Arrow's message names (``in row N``, counting non-blank lines from 0), which
+    is only trusted when the error came from the first block (Arrow counts rows per block)."""
+    row_match = re.search(r"\brow (\d+)", arrow_message) if first_block else None
+    wanted_row = int(row_match.group(1)) if row_match else None
+    row = -1
+    with open_binary(fs, path, compression) as raw:
+        text = codecs.getreader("utf-8")(raw, errors="replace")
+        for number, line in enumerate(text, 1):
+            if not line.strip():
+                continue
+            row += 1
+            try:
+                value = json.loads(line)
+            except ValueError as exc:
+                return number, line.rstrip("\r\n"), f"invalid JSON: {exc.msg}"
+            if not isinstance(value, dict):
+                return number, line.rstrip("\r\n"), "not a JSON object"
+            if row == wanted_row:
+                return number, line.rstrip("\r\n"), arrow_message
+    return None

@@ -22,8 +22,9 @@ import pyarrow.parquet as pq
 from colmig.backends.base import Capabilities, Partition, Reader
 from colmig.backends.files import fs as fsmod
 from colmig.backends.files.convert import BadCell, convert, text_schema
-from colmig.backends.files.diagnose import bad_lines
+from colmig.backends.files.diagnose import bad_json_line, bad_lines
 from colmig.backends.files.formats import (
+    CSV_BLOCK,
     BadRows,
     CsvOptions,
     detect,
@@ -219,11 +220,31 @@ class FileReader(Reader):
                 and "compress" not in text
             ):
                 raise fsmod.classify(exc, f"cannot read {f.shown}") from None
+            located = self._json_line(f, exc, first_block=True)
+            if located is not None:
+                raise located from None
             raise SourceDataError(
                 f"{f.shown}: cannot read as {f.format}"
                 f"{' (' + f.compression + ')' if f.compression else ''}: {_first_line(exc)}",
                 file=f.shown,
             ) from None
+
+    def _json_line(
+        self, f: InputFile, exc: BaseException, first_block: bool
+    ) -> SourceDataError | None:
+        """A JSON Lines error naming file:line, when the line can be found."""
+        if f.format != "jsonl":
+            return None
+        try:
+            found = bad_json_line(self.fs, f.path, f.compression, _first_line(exc), first_block)
+        except Exception:
+            return None
+        if found is None:
+            return None
+        line, text, reason = found
+        return SourceDataError(
+            f"{f.shown}:{line}: {reason}: {text[:200]!r}", file=f.shown, line=line
+        )
 
     # --- planning -----------------------------------------------------------------------------
 
@@ -453,6 +474,11 @@ class FileReader(Reader):
                 )
         elif "start" in spec:
             where = f"{where} (bytes {spec['start']}-{spec.get('end')})"
+        else:
+            one_block = f.compression is None and f.size <= CSV_BLOCK
+            located = self._json_line(f, exc, first_block=one_block)
+            if located is not None:
+                return located
         return SourceDataError(f"{where}: malformed {f.format}: {message}", file=where)
 
 
