@@ -156,3 +156,23 @@ def test_validate_catches_missing_or_extra_rows(run_cli, tmp_path: Path) -> None
     for result in run_parallel(run_cli, *runs):
         assert result.returncode == 6, result.stderr
         assert "rows" in result.stderr and "./in/a.parquet" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "reason"),
+    [
+        ('{"a": 1}\n{"a": 2}\n{"a":\n{"a": 4}\n', 3, "invalid JSON"),
+        ('{"a": 1}\n\n[1, 2]\n', 3, "not a JSON object"),
+        ('{"a": 1}\n' * 150_000 + '{"a": "x"}\n', 150_001, "changed from number to string"),
+    ],
+)
+def test_malformed_json_lines_name_the_line(
+    tmp_path: Path, body: str, line: int, reason: str
+) -> None:
+    from colmig.errors import SourceDataError
+    from tests.files.helpers import read_source
+
+    path = tmp_path / "events.jsonl"
+    path.write_text(body)
+    with pytest.raises(SourceDataError, match=rf"events\.jsonl:{line}: .*{reason}"):
+        read_source(f"file://{path}")
