@@ -208,7 +208,7 @@ class FileReader(Reader):
 
     def _sniff(self, f: InputFile) -> pa.Schema:
         try:
-            return sniff_schema(self.fs, f.path, f.format, f.compression, self.csv)
+            schema = sniff_schema(self.fs, f.path, f.format, f.compression, self.csv)
         except ColmigError:
             raise
         except (pa.ArrowInvalid, UnicodeDecodeError, OSError, EOFError) as exc:
@@ -228,6 +228,18 @@ class FileReader(Reader):
                 f"{' (' + f.compression + ')' if f.compression else ''}: {_first_line(exc)}",
                 file=f.shown,
             ) from None
+        seen: set[str] = set()
+        for name in schema.names:
+            if name in seen:
+                # Columns are matched by name: a second one would silently vanish.
+                raise SourceDataError(
+                    f"{f.shown}: column {name!r} appears twice; rename one"
+                    + (" (or read with -no-header)" if f.format in ("csv", "tsv") else ""),
+                    file=f.shown,
+                    column=name,
+                )
+            seen.add(name)
+        return schema
 
     def _json_line(
         self, f: InputFile, exc: BaseException, first_block: bool
