@@ -189,3 +189,14 @@ def test_arrow_ipc_stream_and_file_forms(tmp_path: Path) -> None:
             writer.write_table(table)
     for name in ("stream.arrow", "file.feather"):
         assert read_source(f"file://{tmp_path / name}").equals(table), name
+
+
+def test_duplicate_column_names_are_an_error_not_a_lost_column(tmp_path: Path) -> None:
+    from colmig.errors import SourceDataError
+
+    path = tmp_path / "dup.csv"
+    path.write_text("a,a,b\n1,2,3\n")
+    with pytest.raises(SourceDataError, match=r"dup\.csv: column 'a' appears twice"):
+        read_source(f"file://{path}")
+    got = read_source(f"file://{path}", header=False)  # the way out: generated names
+    assert got.column("column_2").to_pylist() == ["a", "2"]
