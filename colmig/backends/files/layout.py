@@ -116,29 +116,62 @@ def key_values(key: PartitionKey, column: pa.Array) -> pa.Array:
     return escape(text)
 
 
+def _groups(key: PartitionKey, column: pa.Array) -> tuple[pa.Array, list[str]]:
+    """(group index per row, escaped directory value per group) for one key.
+
+    Rows are grouped on cheap values (integer time buckets, the column's own values) and only
+    the few distinct groups are formatted and escaped, not every row."""
+    if key.derived:
+        if pa.types.is_timestamp(column.type) and column.type.tz:
+            column = pc.cast(column, pa.timestamp(column.type.unit, "UTC"))
+        if pa.types.is_timestamp(column.type):
+            column = pc.cast(column, pa.timestamp(column.type.unit))  # UTC wall time
+        elif pa.types.is_date(column.type):
+            column = pc.cast(column, pa.timestamp("s"))
+        column = pc.floor_temporal(column, unit=key.derived)
+    encoded = pc.dictionary_encode(column, null_encoding="encode")
+    dictionary = encoded.dictionary
+    if key.derived:
+        text = pc.strftime(dictionary, format=_DERIVED[key.derived])
+    else:
+        text = pc.cast(dictionary, pa.string())
+    return encoded.indices, escape(text).to_pylist()
+
+
 def split(batch: pa.RecordBatch, keys: list[PartitionKey]) -> Iterator[tuple[str, pa.RecordBatch]]:
     """Cut ``batch`` into (relative directory, rows) groups; plain key columns are dropped."""
     if not keys:
         yield "", batch
         return
-    parts = []
+    code: pa.Array | None = None
+    names: list[list[str]] = []
     for key in keys:
-        values = key_values(key, batch.column(batch.schema.get_field_index(key.column)))
-        parts.append(pc.binary_join_element_wise(pa.scalar(f"{key.name}="), values, ""))
-    paths = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "/")
+        indices, values = _groups(key, batch.column(batch.schema.get_field_index(key.column)))
+        names.append([f"{key.name}={v}" for v in values])
+        indices = pc.cast(indices, pa.int64())
+        code = indices if code is None else pc.add(pc.multiply(code, len(values)), indices)
+    assert code is not None
     dropped = [k.column for k in keys if k.drops_column]
     body = batch.drop_columns(dropped) if dropped else batch
-    unique = pc.unique(paths)
-    if len(unique) == 1:
-        yield unique[0].as_py(), body
+
+    def path_of(group: int) -> str:
+        parts = []
+        for level in reversed(names):
+            group, index = divmod(group, len(level))
+            parts.append(level[index])
+        return "/".join(reversed(parts))
+
+    low, high = pc.min_max(code).values()
+    if low.as_py() == high.as_py():
+        yield path_of(int(low.as_py())), body
         return
-    order = pc.sort_indices(paths)
-    sorted_paths = paths.take(order)
+    order = pc.sort_indices(code)
+    sorted_code = code.take(order)
     sorted_body = body.take(order)
-    runs = pc.run_end_encode(sorted_paths)
+    runs = pc.run_end_encode(sorted_code)
     start = 0
     for value, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
-        yield value, sorted_body.slice(start, end - start)
+        yield path_of(int(value)), sorted_body.slice(start, end - start)
         start = end
 
 

@@ -36,6 +36,8 @@ _ALIASES = {"ndjson": "jsonl", "feather": "arrow", "ipc": "arrow", "pq": "parque
 _CODECS = {"zstd", "snappy", "gzip", "lz4", "brotli", "none"}
 #: Flush a file's buffered rows as a row group past this many bytes, whatever the row count.
 ROW_GROUP_BYTES = 128 << 20
+#: With -partition-by, rows are grouped into directories this many at a time.
+SPLIT_ROWS = 65_536
 _PART = re.compile(r"^\.?part-([0-9a-f]{12,})-\d+\.")
 
 
@@ -170,7 +172,7 @@ class FileWriter(Writer):
         seq = 0
         rows = 0
         try:
-            for batch in batches:
+            for batch in _blocks(batches, SPLIT_ROWS if self.keys else 0):
                 rows += batch.num_rows
                 for directory, part in layout.split(batch, self.keys):
                     current = open_files.get(directory)
@@ -383,6 +385,24 @@ def _textual_in_json(kind: pa.DataType) -> bool:
         or pa.types.is_binary(kind)
         or pa.types.is_large_binary(kind)
     )
+
+
+def _blocks(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """Merge small batches into blocks of about ``rows`` rows (0: pass through), so hive
+    splitting sorts and groups once per block instead of once per small batch."""
+    if rows <= 0:
+        yield from batches
+        return
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+            pending, count = [], 0
+    if count:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
 
 
 def _restore_keys(
