@@ -22,8 +22,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -78,7 +78,7 @@ class StatsAccumulator:
         self.kinds = {name: kind for name, kind in self.kinds.items() if kind != "none"}
         self.sums = {name: _Sum() for name in self.kinds}
         self.rows = 0
-        self._db: duckdb.DuckDBPyConnection | None = None
+        self._db: Any = None
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
 
@@ -112,6 +112,8 @@ class StatsAccumulator:
         # UUID/JSON and renders the canonical text databases hash (hyphenated UUIDs).
         frame = pa.table(columns)  # noqa: F841 - read by DuckDB's replacement scan
         if self._db is None:
+            import duckdb  # only runs with -validate; keeps it out of every worker otherwise
+
             self._db = duckdb.connect()
         row = self._db.execute(f"SELECT {', '.join(selects)} FROM frame").fetchone()
         assert row is not None

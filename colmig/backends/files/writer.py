@@ -35,7 +35,7 @@ TARGET_FORMATS = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl", "arrow":
 _ALIASES = {"ndjson": "jsonl", "feather": "arrow", "ipc": "arrow", "pq": "parquet"}
 _CODECS = {"zstd", "snappy", "gzip", "lz4", "brotli", "none"}
 #: Flush a file's buffered rows as a row group past this many bytes, whatever the row count.
-ROW_GROUP_BYTES = 128 << 20
+ROW_GROUP_BYTES = 64 << 20
 #: With -partition-by, rows are grouped into directories this many at a time.
 SPLIT_ROWS = 65_536
 _PART = re.compile(r"^\.?part-([0-9a-f]{12,})-\d+\.")
