@@ -85,6 +85,13 @@ def check_keys(keys: list[PartitionKey], schema: pa.Schema) -> None:
                 f"-partition-by: {key.derived}({key.column}) needs a timestamp or date column,"
                 f" {key.column!r} is {kind}"
             )
+    for key in keys:
+        # The key's name is a directory name as it stands (readers match it to the column).
+        if not key.name or key.name.startswith(".") or any(c in key.name for c in "/\\=%"):
+            raise ConfigError(
+                f"-partition-by: {key.name!r} cannot be a directory name (no '/', '\\', '=',"
+                " '%' or leading '.'); rename the column first, e.g. with a transform"
+            )
     plain = [k for k in keys if k.drops_column]
     if plain and len(plain) == len(schema):
         raise ConfigError("-partition-by: every column is a partition key; files would be empty")
