@@ -273,3 +273,14 @@ def test_cleanup_removes_only_leftovers_of_uncommitted_partitions(tmp_path: Path
     assert removed == len(leftovers) + 1
     assert output_files(target) == sorted([*kept, target / "other-tool.parquet"])
     assert len(done.outputs) == len(kept)
+
+
+def test_partition_key_names_must_be_safe_directory_names(tmp_path: Path) -> None:
+    from colmig.errors import ConfigError
+
+    table = pa.table({"id": [1], "../up": ["x"]})
+    writer = open_writer(f"file://{tmp_path / 'out'}", Settings(partition_by="../up"))
+    job = JobInfo(job_id="job1", run_id="run1", source_redacted="test")
+    with pytest.raises(ConfigError, match="cannot be a directory name"):
+        writer.prepare(table.schema, job, fresh=False)
+    assert not list(tmp_path.rglob("*.parquet"))
