@@ -13,8 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from colmig.engine.checksums import stats_from_json
 from tests.conftest import REPO_ROOT, RunCli
 from tests.engine.helpers import (

@@ -156,10 +156,12 @@ def test_sigkill_of_the_process_group_then_resume(
     assert_same_rows(_output(tmp_path), reference, COLUMNS)
 
 
+@pytest.mark.parametrize("progress", ["none", "log"])
 def test_sigkill_of_the_workers_only_restarts_the_pool(
-    archive: tuple[Path, pa.Table], reference: pa.Table, tmp_path: Path
+    archive: tuple[Path, pa.Table], reference: pa.Table, tmp_path: Path, progress: str
 ) -> None:
-    process = _start(tmp_path, archive[0])
+    # With -progress log the workers also share the progress queue the killed ones wrote to.
+    process = _start(tmp_path, archive[0], "-progress", progress)
     _wait_for(process, lambda: _committed(tmp_path) >= 1, "the first committed partition")
     workers = _workers(process)
     assert len(workers) == 2
