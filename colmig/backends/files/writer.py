@@ -125,6 +125,13 @@ class FileWriter(Writer):
                 raise ConfigError(f"target {self.url.redacted} is a file; name a directory")
             if self.local:
                 os.makedirs(base, exist_ok=True)
+            elif self.url.scheme != "memory":
+                bucket = self.root.split("/", 1)[0]
+                if bucket and not self.fs.exists(bucket):
+                    raise ConfigError(
+                        f"target bucket or container {bucket!r} does not exist"
+                        f" ({self.url.redacted}); create it first"
+                    )
         except ColmigError:
             raise
         except Exception as exc:
