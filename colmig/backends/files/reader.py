@@ -107,25 +107,31 @@ class FileReader(Reader):
     def _list(self) -> list[InputFile]:
         where = self.url.redacted
         try:
+            # Listings with details give every size at once: one request per file (isdir,
+            # info) would cost minutes on an object store holding thousands of files.
             if _GLOB.search(self.root):
                 base = self.root[: _GLOB.search(self.root).start()].rsplit("/", 1)[0]  # type: ignore[union-attr]
-                paths = [p for p in self.fs.glob(self.root) if not self.fs.isdir(p)]
-                paths = [p for p in paths if self._wanted(p) and _visible(base, p)]
+                entries = self.fs.glob(self.root, detail=True)
             elif self.fs.isdir(self.root):
                 base = self.root
                 if self.settings.recursive:
-                    paths = self.fs.find(self.root)
+                    entries = self.fs.find(self.root, detail=True)
                 else:
-                    paths = [
-                        p["name"] for p in self.fs.ls(self.root, detail=True) if p["type"] == "file"
-                    ]
-                paths = [p for p in paths if self._wanted(p) and _visible(base, p)]
+                    entries = {e["name"]: e for e in self.fs.ls(self.root, detail=True)}
             elif self.fs.exists(self.root):
                 base = self.root.rsplit("/", 1)[0]
-                paths = [self.root]
+                entries = {self.root: self.fs.info(self.root)}
             else:
                 raise ConfigError(f"source not found: {where}")
-            details = self._sizes(paths)
+            details = {
+                path: int(info.get("size") or 0)
+                for path, info in entries.items()
+                if info.get("type") == "file"
+            }
+            if len(details) == 1 and self.root in details:
+                paths = [self.root]  # a named file is read whatever its name
+            else:
+                paths = [p for p in details if self._wanted(p) and _visible(base, p)]
         except ColmigError:
             raise
         except Exception as exc:
@@ -162,17 +168,6 @@ class FileReader(Reader):
         name = path.rsplit("/", 1)[-1]
         ordinary = not name.startswith((".", "_")) and not name.endswith((".tmp", ".crc"))
         return bool(self.forced_format) and ordinary
-
-    def _sizes(self, paths: list[str]) -> dict[str, int]:
-        if self.url.scheme == "file":
-            import os
-
-            return {p: os.path.getsize(p) for p in paths}
-        out = {}
-        for p in paths:
-            info = self.fs.info(p)
-            out[p] = int(info.get("size") or 0)
-        return out
 
     def _check_hive(self, files: list[InputFile]) -> None:
         keys = {tuple(k for k, _ in f.hive) for f in files}
