@@ -85,6 +85,7 @@ class FileReader(Reader):
         self.forced_format = query.get("format", settings.format)
         self.forced_compression = query.get("compression")
         self._files: list[InputFile] | None = None
+        self._index: dict[str, InputFile] | None = None
         self._file_schemas: dict[str, pa.Schema] = {}
         self._schema: pa.Schema | None = None
         self._hive_types: dict[str, pa.DataType] = {}
@@ -103,6 +104,11 @@ class FileReader(Reader):
         if self._files is None:
             self._files = self._list()
         return self._files
+
+    def _by_path(self) -> dict[str, InputFile]:
+        if self._index is None:
+            self._index = {f.path: f for f in self.files()}
+        return self._index
 
     def _list(self) -> list[InputFile]:
         where = self.url.redacted
@@ -325,7 +331,7 @@ class FileReader(Reader):
     def read(self, partition: Partition, batch_rows: int) -> Iterator[pa.RecordBatch]:
         schema = self.schema()
         spec = dict(partition.spec)
-        f = next(x for x in self.files() if x.path == spec["path"])
+        f = self._by_path()[spec["path"]]
         file_schema = self._file_schemas[f.path]
         csv = f.format in ("csv", "tsv")
         if csv:
