@@ -176,3 +176,30 @@ def test_malformed_json_lines_name_the_line(
     path.write_text(body)
     with pytest.raises(SourceDataError, match=rf"events\.jsonl:{line}: .*{reason}"):
         read_source(f"file://{path}")
+
+
+@pytest.mark.parametrize("mode", ["skip", "reject"])
+def test_lenient_conversion_with_timestamp_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    import colmig.backends.files.formats as formats
+    from colmig.config import Settings
+    from colmig.registry import open_reader
+
+    monkeypatch.setattr(formats, "SNIFF_BLOCK", 64)  # the schema comes from the first rows
+    path = tmp_path / "t.csv"
+    good = "".join(f"{i},0{i}/03/2024 10:00,{i}.5\n" for i in range(1, 8))
+    path.write_text("id,at,v\n" + good + "8,yesterday,1\n9,09/03/2024 10:00,oops\n")
+    settings = Settings(on_error=mode, timestamp_format="%d/%m/%Y %H:%M")
+    reader = open_reader(f"file://{path}", settings)
+    assert reader.schema().field("at").type == pa.timestamp("s")
+    batches = [b for p in reader.plan(1) for b in reader.read(p, 100)]
+    table = pa.Table.from_batches(batches)
+    assert table.column("id").to_pylist() == list(range(1, 8))
+    assert str(table.column("at")[0].as_py()) == "2024-03-01 10:00:00"
+    rejects = reader.drain_rejects()
+    assert [r[1] for r in rejects] == ["8,yesterday,1", "9,09/03/2024 10:00,oops"]
+    assert rejects[0][0].endswith(
+        "t.csv:9: column 'at': cannot convert 'yesterday' to timestamp[s]"
+    )
+    assert rejects[1][0].endswith("t.csv:10: column 'v': cannot convert 'oops' to double")

@@ -135,3 +135,11 @@ def test_csv_quoted_empty_is_empty_string_and_na_is_text(tmp_path: Path) -> None
     got = read_source(f"file://{path}")
     assert got.column("code").to_pylist() == ["", "NA", None]  # NA is Namibia, not null
     assert got.column("population").to_pylist()[:2] == [None, 2.5]
+
+
+def test_compression_from_the_url(tmp_path: Path) -> None:
+    path = write_input(tmp_path / "export.bin", readings(3), "csv", "zst")
+    got = read_source(f"file://{path}?format=csv&compression=zst")
+    assert got.column("id").to_pylist() == [0, 1, 2]
+    with pytest.raises(ConfigError, match="unknown compression"):
+        read_source(f"file://{path}?format=csv&compression=lz5")
