@@ -358,7 +358,7 @@ class FileReader(Reader):
                         batch,
                         convert(batch, file_schema, self.csv.timestamp_format),
                     )
-                    unconvertible.extend((cell, self._raw(text, cell)) for cell in cells)
+                    unconvertible.extend((cell, self._raw(f, text, cell)) for cell in cells)
                 if batch.num_rows == 0:
                     continue
                 batch = _to_schema(batch, schema, hive, self._hive_types, f.shown)
@@ -375,9 +375,9 @@ class FileReader(Reader):
         if (bad is not None and bad.rows) or unconvertible:
             self._collect_rejects(f, spec, file_schema, bad, unconvertible)
 
-    def _raw(self, text: pa.RecordBatch, cell: BadCell) -> str:
-        """The fields of a row set aside by ``convert``, joined by the delimiter."""
-        delimiter = self.csv.parse_options("csv", None).delimiter
+    def _raw(self, f: InputFile, text: pa.RecordBatch, cell: BadCell) -> str:
+        """The fields of a row set aside by ``convert``, joined by the file's delimiter."""
+        delimiter = self.csv.parse_options(f.format, None).delimiter
         row = text.slice(cell.row, 1).to_pylist()[0]
         return delimiter.join("" if v is None else str(v) for v in row.values())
 
