@@ -1,0 +1,44 @@
+"""Lenient conversion (-on-error skip|reject): exactly the values Arrow cannot cast are set
+aside, quickly even when a whole column is text."""
+
+from __future__ import annotations
+
+import time
+
+import pyarrow as pa
+
+from colmig.backends.files.convert import convert
+
+
+def _convert(values: list[str | None], kind: pa.DataType) -> tuple[list, list[str]]:
+    batch = pa.record_batch({"v": pa.array(values, pa.string())})
+    good, bad = convert(batch, pa.schema([("v", kind)]), None)
+    return good.column(0).to_pylist(), [cell.value for cell in bad]
+
+
+def test_bad_values_are_exactly_what_arrow_rejects() -> None:
+    values = ["12", "-4", "x", "1.5", "99999999999999999999", None, "7"]
+    assert _convert(values, pa.int64()) == (
+        [12, -4, None, 7],
+        ["x", "1.5", "99999999999999999999"],
+    )
+    floats = ["1.5", "-4e2", ".5", "inf", "NaN", "1,5", "x", None, "5."]
+    good, bad = _convert(floats, pa.float64())
+    assert bad == ["1,5", "x"]
+    assert good[:4] == [1.5, -400.0, 0.5, float("inf")] and good[-2:] == [None, 5.0]
+
+
+def test_other_types_by_bisection() -> None:
+    good, bad = _convert(["2024-03-01", "yesterday", None, "2024-02-30"], pa.date32())
+    assert bad == ["yesterday", "2024-02-30"] and len(good) == 2
+    good, bad = _convert(["1.25", "abc", "-0.5"], pa.decimal128(6, 2))
+    assert bad == ["abc"] and [str(v) for v in good] == ["1.25", "-0.50"]
+
+
+def test_a_column_of_words_is_fast() -> None:
+    batch = pa.record_batch({"v": pa.array(["word"] * 200_000), "ok": pa.array(["1"] * 200_000)})
+    schema = pa.schema([("v", pa.float64()), ("ok", pa.int64())])
+    started = time.monotonic()
+    good, bad = convert(batch, schema, None)
+    assert good.num_rows == 0 and len(bad) == 200_000
+    assert time.monotonic() - started < 10
