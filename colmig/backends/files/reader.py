@@ -178,8 +178,12 @@ class FileReader(Reader):
     def _check_hive(self, files: list[InputFile]) -> None:
         keys = {tuple(k for k, _ in f.hive) for f in files}
         if len(keys) != 1:
-            # Not a consistent hive layout: no partition columns.
-            self._files_hive_off = True
+            # Not a consistent hive layout: no partition columns, but say why.
+            if any(k for k in keys):
+                shown = sorted("/".join(k) or "(none)" for k in keys)
+                log.warning(
+                    "hive directories ignored: files differ in their keys (%s)", ", ".join(shown)
+                )
             for i, f in enumerate(files):
                 files[i] = InputFile(f.path, f.shown, f.size, f.format, f.compression, ())
             return
