@@ -200,3 +200,14 @@ def test_duplicate_column_names_are_an_error_not_a_lost_column(tmp_path: Path) -
         read_source(f"file://{path}")
     got = read_source(f"file://{path}", header=False)  # the way out: generated names
     assert got.column("column_2").to_pylist() == ["a", "2"]
+
+
+def test_inconsistent_hive_layout_adds_no_columns_and_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = tmp_path / "in"
+    write_input(src / "site=a" / "x.csv", readings(1, 0), "csv")
+    write_input(src / "loose.csv", readings(1, 1), "csv")
+    got = read_source(f"file://{src}")
+    assert "site" not in got.schema.names and _ids(got) == [0, 1]
+    assert "hive directories ignored" in caplog.text
