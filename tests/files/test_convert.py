@@ -42,3 +42,19 @@ def test_a_column_of_words_is_fast() -> None:
     good, bad = convert(batch, schema, None)
     assert good.num_rows == 0 and len(bad) == 200_000
     assert time.monotonic() - started < 10
+
+
+def test_lenient_reading_gives_the_same_table_as_strict(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.files.helpers import read_source
+
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "i,f,b,zoned,naive,d,s,dec\n"
+        "1,1.5,true,2024-03-01T00:00:00Z,2024-03-01 10:00:00,2024-03-01,x,\n"
+        "-2,,false,2024-03-01T02:00:00+02:00,,2024-02-29,,7\n"
+        ',3e2,,,2024-03-02 00:00:00.123,,"q,uoted",\n'
+    )
+    strict = read_source(f"file://{path}")
+    assert strict.schema.field("zoned").type == pa.timestamp("s", "UTC")
+    for mode in ("skip", "reject"):
+        assert read_source(f"file://{path}", on_error=mode).equals(strict), mode
