@@ -343,6 +343,8 @@ class FileReader(Reader):
             file_schema = pa.schema([schema.field(name) for name in file_schema.names])
         lenient = csv and self.settings.on_error in ("skip", "reject")
         bad = BadRows(self.settings.on_error) if csv else None
+        # A retried partition reads again: rows set aside by the failed attempt are not kept.
+        self._rejects = []
         unconvertible: list[tuple[BadCell, str]] = []
         hive = dict(f.hive)
         batches = iter_batches(
