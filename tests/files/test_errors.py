@@ -203,3 +203,16 @@ def test_lenient_conversion_with_timestamp_format(
         "t.csv:9: column 'at': cannot convert 'yesterday' to timestamp[s]"
     )
     assert rejects[1][0].endswith("t.csv:10: column 'v': cannot convert 'oops' to double")
+
+
+def test_a_reread_partition_does_not_repeat_its_rejects(tmp_path: Path) -> None:
+    from colmig.config import Settings
+    from colmig.registry import open_reader
+
+    path = tmp_path / "bad.csv"
+    path.write_text(BAD_FIELDS)
+    reader = open_reader(f"file://{path}", Settings(on_error="reject"))
+    (partition,) = reader.plan(1)
+    for _ in range(2):  # an attempt whose write failed after reading everything, then a retry
+        assert sum(b.num_rows for b in reader.read(partition, 100)) == 3
+    assert len(reader.drain_rejects()) == 2
