@@ -10,6 +10,8 @@ file reads as nulls there. Types are combined pairwise:
 - timestamps of different units: the finer unit; a zoned and a naive timestamp, or two
   different time zones: a conflict (silently shifting times is the bug we refuse to have);
 - string and large_string (or binary variants): the large variant;
+- a dictionary-encoded column (pandas categoricals, Parquet written with its Arrow schema)
+  counts as its value type, so it unifies with plain columns and every target can hold it;
 - anything else (string vs number, date vs timestamp, ...): a conflict, reported with both
   files and the column.
 """
@@ -53,6 +55,10 @@ def _combine(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
     return None
 
 
+def _decoded(kind: pa.DataType) -> pa.DataType:
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
+
+
 def unify(schemas: list[tuple[str, pa.Schema]]) -> pa.Schema:
     """One schema for all ``(file, schema)`` pairs, or SourceDataError naming both files."""
     fields: dict[str, pa.DataType] = {}
@@ -60,14 +66,15 @@ def unify(schemas: list[tuple[str, pa.Schema]]) -> pa.Schema:
     for path, schema in schemas:
         for field in schema:
             name = field.name
+            kind = _decoded(field.type)
             if name not in fields:
-                fields[name] = field.type
+                fields[name] = kind
                 first_seen[name] = path
                 continue
-            combined = _combine(fields[name], field.type)
+            combined = _combine(fields[name], kind)
             if combined is None:
                 raise SourceDataError(
-                    f"column {name!r} is {fields[name]} in {first_seen[name]} but {field.type} in"
+                    f"column {name!r} is {fields[name]} in {first_seen[name]} but {kind} in"
                     f" {path}; cast one of them (e.g. with a transform) or read the files"
                     " separately",
                     column=name,
