@@ -127,3 +127,15 @@ def test_cli_conflict_exit_4(run_cli, tmp_path: Path) -> None:  # type: ignore[n
         assert "Traceback" not in result.stderr
         out = tmp_path / f"out-{kind}"
         assert not out.exists() or not list(out.rglob("*.parquet"))
+
+
+def test_dictionary_columns_unify_as_their_values(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    categorical = pa.array(["a", "b"]).dictionary_encode()
+    pq.write_table(pa.table({"id": [1, 2], "s": categorical}), src / "a.parquet")
+    pq.write_table(pa.table({"id": [3], "s": ["c"]}), src / "b.parquet")
+    got = sort_by_id(read_source(f"file://{src}"))
+    assert got.schema.field("s").type == pa.string()
+    assert got.column("s").to_pylist() == ["a", "b", "c"]
+    assert unify([("x", _schema(s=pa.dictionary(pa.int8(), pa.int32())))]) == _schema(s=pa.int32())
