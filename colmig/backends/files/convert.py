@@ -57,6 +57,11 @@ _FLOAT = (
 
 def _bad_rows(values: pa.Array, kind: pa.DataType, timestamp_format: str | None) -> list[int]:
     """Positions of the values of ``values`` that do not convert to ``kind``."""
+    try:
+        _convert(values, kind, timestamp_format)
+        return []  # the common case: one cast, nothing more
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     pattern = _INTEGER if pa.types.is_integer(kind) else None
     if pa.types.is_floating(kind):
         pattern = _FLOAT
