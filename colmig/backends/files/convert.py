@@ -56,12 +56,7 @@ _FLOAT = (
 
 
 def _bad_rows(values: pa.Array, kind: pa.DataType, timestamp_format: str | None) -> list[int]:
-    """Positions of the values of ``values`` that do not convert to ``kind``."""
-    try:
-        _convert(values, kind, timestamp_format)
-        return []  # the common case: one cast, nothing more
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+    """Positions of the values of ``values`` that do not convert to ``kind`` (some do not)."""
     pattern = _INTEGER if pa.types.is_integer(kind) else None
     if pa.types.is_floating(kind):
         pattern = _FLOAT
@@ -97,19 +92,31 @@ def convert(
     """``batch`` (text columns) converted to ``schema``, without the rows that do not
     convert, and those rows' first bad cells."""
     bad: dict[int, BadCell] = {}
+    converted: dict[int, pa.Array] = {}
     for index, field in enumerate(schema):
         column = batch.column(index)
         if column.type.equals(field.type):
+            converted[index] = column
             continue
+        try:
+            converted[index] = _convert(column, field.type, timestamp_format)
+            continue  # the common case: one cast, nothing more
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
         for row in _bad_rows(column, field.type, timestamp_format):
             bad.setdefault(row, BadCell(row, index, str(column[row].as_py())))
-    if bad:
-        keep = np.ones(batch.num_rows, dtype=bool)
-        keep[list(bad)] = False
-        batch = batch.filter(pa.array(keep))
+    if not bad:
+        return pa.RecordBatch.from_arrays(
+            [converted[i] for i in range(len(schema))], schema=schema
+        ), []
+    keep = np.ones(batch.num_rows, dtype=bool)
+    keep[list(bad)] = False
+    mask = pa.array(keep)
     arrays = [
-        column if column.type.equals(field.type) else _convert(column, field.type, timestamp_format)
-        for column, field in zip(batch.columns, schema, strict=True)
+        converted[i].filter(mask)
+        if i in converted
+        else _convert(batch.column(i).filter(mask), field.type, timestamp_format)
+        for i, field in enumerate(schema)
     ]
     good = pa.RecordBatch.from_arrays(arrays, schema=schema)
     return good, sorted(bad.values(), key=lambda cell: cell.row)
