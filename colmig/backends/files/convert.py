@@ -39,11 +39,13 @@ def _is_text(kind: pa.DataType) -> bool:
 def _convert(values: pa.Array, kind: pa.DataType, timestamp_format: str | None) -> pa.Array:
     """Cast text to ``kind`` as the CSV reader would; raises ArrowInvalid on a bad value."""
     if timestamp_format and pa.types.is_timestamp(kind):
-        try:
-            parsed = pc.strptime(values, format=timestamp_format, unit=kind.unit)
-            return parsed.cast(kind)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass  # like the reader: the format first, then ISO 8601
+        # Like the reader, per value: the format first, then ISO 8601.
+        parsed = pc.strptime(values, format=timestamp_format, unit=kind.unit, error_is_null=True)
+        parsed = parsed.cast(kind)
+        failed = pc.and_(pc.is_valid(values), pc.is_null(parsed))
+        if pc.any(failed).as_py():
+            parsed = pc.replace_with_mask(parsed, failed, values.filter(failed).cast(kind))
+        return parsed
     return values.cast(kind)
 
 
@@ -103,7 +105,10 @@ def convert(
             continue  # the common case: one cast, nothing more
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
-        for row in _bad_rows(column, field.type, timestamp_format):
+        rows = _bad_rows(column, field.type, timestamp_format)
+        if not rows:  # not a per-value failure: report it as it is
+            _convert(column, field.type, timestamp_format)
+        for row in rows:
             bad.setdefault(row, BadCell(row, index, str(column[row].as_py())))
     if not bad:
         return pa.RecordBatch.from_arrays(
