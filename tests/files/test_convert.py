@@ -58,3 +58,16 @@ def test_lenient_reading_gives_the_same_table_as_strict(tmp_path) -> None:  # ty
     assert strict.schema.field("zoned").type == pa.timestamp("s", "UTC")
     for mode in ("skip", "reject"):
         assert read_source(f"file://{path}", on_error=mode).equals(strict), mode
+
+
+def test_timestamp_format_then_iso_per_value() -> None:
+    batch = pa.record_batch(
+        {"t": pa.array(["01/03/2024 10:00", "2024-03-02T11:00:00", "junk", None])}
+    )
+    good, bad = convert(batch, pa.schema([("t", pa.timestamp("s"))]), "%d/%m/%Y %H:%M")
+    assert [str(v) for v in good.column(0).to_pylist()] == [
+        "2024-03-01 10:00:00",
+        "2024-03-02 11:00:00",
+        "None",
+    ]
+    assert [cell.value for cell in bad] == ["junk"]
