@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import random
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from colmig.urls import redact_secrets
 log = logging.getLogger("colmig.worker")
 
 PROGRESS_INTERVAL_S = 0.5
+PARENT_POLL_S = 0.5
 #: Rows read and transformed at a time, whatever -batch-size (the rows per batch the target
 #: receives): a vectorized plan's fixed cost per call dominates on small batches.
 BLOCK_ROWS = 65_536
@@ -77,6 +79,21 @@ def install(context: JobContext) -> None:
     _CONTEXT = context
     # Workers share the machine with their siblings: keep each engine's own pools small.
     os.environ.setdefault("POLARS_MAX_THREADS", "2")
+    _exit_with_parent()
+
+
+def _exit_with_parent() -> None:
+    """End this worker soon after the coordinator dies (SIGTERM, SIGKILL, OOM): an orphaned
+    pool worker would otherwise finish its partition and then wait for work forever, holding
+    the caller's stdout/stderr open. What it leaves half-written is cleaned by the next run."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="colmig-parent-watch", daemon=True).start()
 
 
 def run_partition(partition: Partition, attempt_offset: int = 0) -> PartitionResult:
