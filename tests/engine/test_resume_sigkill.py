@@ -105,6 +105,14 @@ def _workers(process: subprocess.Popen[str]) -> list[psutil.Process]:
     return out
 
 
+def _running(process: psutil.Process) -> bool:
+    """Alive and not a zombie (an orphan's exit may wait for a reaper that never comes)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _temp_files(out: Path) -> list[Path]:
     return [
         p for p in out.rglob("*") if p.is_file() and (p.name.startswith(".") or ".tmp" in p.name)
@@ -185,4 +193,28 @@ def test_fresh_after_an_interrupted_run_starts_over(
     code, out, err = _finish(_start(tmp_path, archive[0], "-fresh"))
     assert code == 0, err
     assert f"partitions {FILES} done, 0 skipped by resume, 0 failed" in out
+    assert_same_rows(_output(tmp_path), reference, COLUMNS)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_workers_do_not_outlive_a_killed_coordinator(
+    archive: tuple[Path, pa.Table], reference: pa.Table, tmp_path: Path, sig: signal.Signals
+) -> None:
+    """Orphaned workers would wait for work forever, holding the caller's pipes open."""
+    process = _start(tmp_path, archive[0])
+    _wait_for(process, lambda: _committed(tmp_path) >= 1, "the first committed partition")
+    workers = _workers(process)
+    assert len(workers) == 2
+    process.send_signal(sig)  # the coordinator only, as `kill PID` or an OOM kill would
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while (alive := [w for w in workers if _running(w)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for worker in alive:
+        worker.kill()
+    assert alive == [], "worker processes outlived their coordinator"
+    process.communicate(timeout=10)  # the pipes close once no worker holds them
+
+    code, _, err = _finish(_start(tmp_path, archive[0]))
+    assert code == 0, err
     assert_same_rows(_output(tmp_path), reference, COLUMNS)
