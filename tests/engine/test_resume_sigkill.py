@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import psutil
 import pyarrow as pa
 import pytest
 
 from colmig.engine.executor import SMALL_INPUT_BYTES
-from tests.conftest import REPO_ROOT
+from tests.engine import procs
 from tests.engine.helpers import assert_same_rows, read_dataset, write_csv_archive
 
 pytestmark = [pytest.mark.crash, pytest.mark.slow]
@@ -29,88 +25,18 @@ pytestmark = [pytest.mark.crash, pytest.mark.slow]
 COLUMNS = ["id", "ts", "sensor_id", "value", "ok"]
 FILES = 8
 ROWS_PER_FILE = 180_000  # ~10 MB of CSV each: 80 MB in all, enough for two workers
-DEADLINE_S = 120.0
 
 
 def _command(archive: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "colmig", "-mode", "data",
+        "-mode", "data",
         "-source", f"file://{archive}", "-target", "file://./out",
         "-workers", "2", "-progress", "none", *extra,
     ]  # fmt: skip
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
-    return env
-
-
 def _start(cwd: Path, archive: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        _command(archive, *extra),
-        cwd=cwd,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def _finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
-    try:
-        out, err = process.communicate(timeout=DEADLINE_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        out, err = process.communicate()
-        pytest.fail(f"colmig did not finish within {DEADLINE_S} s:\n{err[-2000:]}")
-    return process.returncode, out, err
-
-
-def _committed(cwd: Path) -> int:
-    path = cwd / ".colmig" / "ledger.db"
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
-            row = db.execute("SELECT count(*) FROM partitions WHERE state='committed'").fetchone()
-    except sqlite3.Error:  # the tables may not exist yet
-        return 0
-    return int(row[0])
-
-
-def _wait_for(process: subprocess.Popen[str], condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if process.poll() is not None:
-            out, err = process.communicate()
-            pytest.fail(f"colmig ended (exit {process.returncode}) before {what}:\n{out}{err}")
-        if time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def _workers(process: subprocess.Popen[str]) -> list[psutil.Process]:
-    """The pool's worker processes (not multiprocessing's resource tracker)."""
-    children = psutil.Process(process.pid).children(recursive=True)
-    out = []
-    for child in children:
-        try:
-            if "spawn_main" in " ".join(child.cmdline()):
-                out.append(child)
-        except psutil.NoSuchProcess:
-            continue
-    return out
-
-
-def _running(process: psutil.Process) -> bool:
-    """Alive and not a zombie (an orphan's exit may wait for a reaper that never comes)."""
-    try:
-        return process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+    return procs.start(cwd, *_command(archive, *extra))
 
 
 def _temp_files(out: Path) -> list[Path]:
@@ -138,7 +64,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pa.Table]:
 def reference(archive: tuple[Path, pa.Table], tmp_path_factory: pytest.TempPathFactory) -> pa.Table:
     """The output of one uninterrupted run."""
     cwd = tmp_path_factory.mktemp("reference")
-    code, out, err = _finish(_start(cwd, archive[0]))
+    code, out, err = procs.finish(_start(cwd, archive[0]))
     assert code == 0, err
     assert f"partitions {FILES} done, 0 skipped by resume, 0 failed" in out
     table = _output(cwd)
@@ -150,14 +76,14 @@ def test_sigkill_of_the_process_group_then_resume(
     archive: tuple[Path, pa.Table], reference: pa.Table, tmp_path: Path
 ) -> None:
     process = _start(tmp_path, archive[0])
-    _wait_for(process, lambda: _committed(tmp_path) >= 1, "the first committed partition")
-    assert len(_workers(process)) == 2, "the run should use two worker processes"
+    procs.wait_for(process, lambda: procs.committed(tmp_path) >= 1, "the first committed partition")
+    assert len(procs.workers(process)) == 2, "the run should use two worker processes"
     os.killpg(process.pid, signal.SIGKILL)
     process.communicate()
-    done_before = _committed(tmp_path)
+    done_before = procs.committed(tmp_path)
     assert 1 <= done_before < FILES, "the kill should land mid-run"
 
-    code, out, err = _finish(_start(tmp_path, archive[0]))
+    code, out, err = procs.finish(_start(tmp_path, archive[0]))
     assert code == 0, err
     assert f"{done_before} skipped by resume" in out
     assert f"partitions {FILES - done_before} done" in out
@@ -170,12 +96,12 @@ def test_sigkill_of_the_workers_only_restarts_the_pool(
 ) -> None:
     # With -progress log the workers also share the progress queue the killed ones wrote to.
     process = _start(tmp_path, archive[0], "-progress", progress)
-    _wait_for(process, lambda: _committed(tmp_path) >= 1, "the first committed partition")
-    workers = _workers(process)
+    procs.wait_for(process, lambda: procs.committed(tmp_path) >= 1, "the first committed partition")
+    workers = procs.workers(process)
     assert len(workers) == 2
     for worker in workers:
         worker.send_signal(signal.SIGKILL)
-    code, out, err = _finish(process)
+    code, out, err = procs.finish(process)
     assert code == 0, err
     assert "worker process died" in err
     assert f"partitions {FILES} done, 0 skipped by resume, 0 failed" in out
@@ -186,11 +112,11 @@ def test_fresh_after_an_interrupted_run_starts_over(
     archive: tuple[Path, pa.Table], reference: pa.Table, tmp_path: Path
 ) -> None:
     process = _start(tmp_path, archive[0])
-    _wait_for(process, lambda: _committed(tmp_path) >= 1, "the first committed partition")
+    procs.wait_for(process, lambda: procs.committed(tmp_path) >= 1, "the first committed partition")
     os.killpg(process.pid, signal.SIGKILL)
     process.communicate()
 
-    code, out, err = _finish(_start(tmp_path, archive[0], "-fresh"))
+    code, out, err = procs.finish(_start(tmp_path, archive[0], "-fresh"))
     assert code == 0, err
     assert f"partitions {FILES} done, 0 skipped by resume, 0 failed" in out
     assert_same_rows(_output(tmp_path), reference, COLUMNS)
@@ -202,19 +128,19 @@ def test_workers_do_not_outlive_a_killed_coordinator(
 ) -> None:
     """Orphaned workers would wait for work forever, holding the caller's pipes open."""
     process = _start(tmp_path, archive[0])
-    _wait_for(process, lambda: _committed(tmp_path) >= 1, "the first committed partition")
-    workers = _workers(process)
+    procs.wait_for(process, lambda: procs.committed(tmp_path) >= 1, "the first committed partition")
+    workers = procs.workers(process)
     assert len(workers) == 2
     process.send_signal(sig)  # the coordinator only, as `kill PID` or an OOM kill would
     process.wait(timeout=30)
     deadline = time.monotonic() + 15
-    while (alive := [w for w in workers if _running(w)]) and time.monotonic() < deadline:
+    while (alive := [w for w in workers if procs.running(w)]) and time.monotonic() < deadline:
         time.sleep(0.1)
     for worker in alive:
         worker.kill()
     assert alive == [], "worker processes outlived their coordinator"
     process.communicate(timeout=10)  # the pipes close once no worker holds them
 
-    code, _, err = _finish(_start(tmp_path, archive[0]))
+    code, _, err = procs.finish(_start(tmp_path, archive[0]))
     assert code == 0, err
     assert_same_rows(_output(tmp_path), reference, COLUMNS)
