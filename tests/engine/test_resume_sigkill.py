@@ -144,3 +144,23 @@ def test_workers_do_not_outlive_a_killed_coordinator(
     code, _, err = procs.finish(_start(tmp_path, archive[0]))
     assert code == 0, err
     assert_same_rows(_output(tmp_path), reference, COLUMNS)
+
+
+def test_ctrl_c_stops_promptly_then_resume(
+    archive: tuple[Path, pa.Table], reference: pa.Table, tmp_path: Path
+) -> None:
+    process = _start(tmp_path, archive[0], "-progress", "log")
+    procs.wait_for(process, lambda: procs.committed(tmp_path) >= 1, "the first commit")
+    workers = procs.workers(process)
+    started = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal sends the foreground group
+    code, _, err = procs.finish(process)
+    assert time.monotonic() - started < 15
+    assert code == 130, err
+    assert "colmig: interrupted" in err and "Traceback" not in err
+    assert not [w for w in workers if procs.running(w)]
+
+    code, out, err = procs.finish(_start(tmp_path, archive[0]))
+    assert code == 0, err
+    assert "skipped by resume" in out
+    assert_same_rows(_output(tmp_path), reference, COLUMNS)
