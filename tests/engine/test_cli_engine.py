@@ -8,13 +8,13 @@ import os
 import re
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from colmig.engine.checksums import stats_from_json
-from tests.conftest import REPO_ROOT, RunCli
+from colmig.engine.progress import LOG_INTERVAL_S
+from tests.conftest import RunCli
+from tests.engine import procs
 from tests.engine.helpers import (
     assert_same_rows,
     read_dataset,
@@ -96,46 +96,35 @@ def test_ledger_records_rows_bytes_outputs_and_stats(run_cli: RunCli, tmp_path: 
     assert runs == [("success", 3_000)]
 
 
-def _popen(cwd: Path, *args: str) -> subprocess.Popen[str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
-    return subprocess.Popen(
-        [sys.executable, "-m", "colmig", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def test_second_concurrent_run_of_the_same_job_exits_7(run_cli: RunCli, tmp_path: Path) -> None:
-    source = write_csv_archive(tmp_path / "archive", files=4, rows_per_file=100_000, tz=None)
-    first = _popen(tmp_path, *_data("-workers", "1", "-progress", "none"))
+def test_second_concurrent_run_exits_7_and_log_progress_ticks(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    source = write_csv_archive(tmp_path / "archive", files=6, rows_per_file=100_000, tz=None)
+    first = procs.start(tmp_path, *_data("-workers", "1", "-progress", "log"))
     try:
-        locks = tmp_path / ".colmig" / "locks"
-        deadline = time.monotonic() + 60
-        while not (locks.exists() and any("pid" in p.read_text() for p in locks.iterdir())):
-            assert first.poll() is None, first.communicate()
-            assert time.monotonic() < deadline, "the first run never took its lock"
-            time.sleep(0.02)
+        procs.wait_for(first, lambda: procs.committed(tmp_path) >= 1, "the first commit")
         # Freeze the first run while it holds the lock, so the second meets it whatever the
-        # machine's speed.
+        # machine's speed; a freeze longer than the log interval also makes progress tick.
         os.killpg(first.pid, signal.SIGSTOP)
+        frozen = time.monotonic()
         unfinished = _ledger(tmp_path, "SELECT count(*) FROM runs WHERE finished_at IS NULL")
         assert unfinished == [(1,)], "the first run finished before it could be frozen"
         second = run_cli(*_data("-workers", "1", "-progress", "none"), timeout=60)
+        time.sleep(max(0.0, LOG_INTERVAL_S + 0.5 - (time.monotonic() - frozen)))
         os.killpg(first.pid, signal.SIGCONT)
-        _, err = first.communicate(timeout=120)
+        code, out, err = procs.finish(first)
     finally:
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
     assert second.returncode == 7, second.stderr
     assert "already running" in second.stderr and f"pid {first.pid}" in second.stderr
-    assert first.returncode == 0, err
+    assert code == 0, err
     assert_same_rows(read_dataset(tmp_path / "out"), source, COLUMNS)
     assert _ledger(tmp_path, "SELECT outcome FROM runs") == [("success",)]
+    ticks = [line for line in err.splitlines() if "progress:" in line]
+    assert ticks, err
+    assert re.search(r"[\d,]+ rows +[\d,]+ rows/s .* written +partitions \d+/6", ticks[0])
+    assert SUMMARY.search(out) and "progress:" not in out
 
 
 def test_failing_partition_others_commit_and_rerun_retries_only_it(
