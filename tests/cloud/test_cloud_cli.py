@@ -168,7 +168,8 @@ def test_azure_wrong_key_is_a_clear_error_without_the_key(
     args = (*DATA, "-source", "file://./archive", "-target", f"{azure.prefix}/lake")
     result = run_cli(*args, env=env, timeout=60)
     assert result.returncode == 3, result.stderr
-    assert f"colmig: error: cannot clean up {azure.prefix}/lake" in result.stderr
+    assert f"colmig: error: cannot prepare {azure.prefix}/lake" in result.stderr
+    assert "</Error>" not in result.stderr  # the first line, not the service's XML
     assert "authenticate" in result.stderr.lower()
     assert "Traceback" not in result.stderr
     # -log-level debug prints the traceback: the key must not be in it either.

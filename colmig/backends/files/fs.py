@@ -301,8 +301,11 @@ _CONNECTION_WORDS = (
 
 def classify(exc: BaseException, what: str) -> Exception:
     """Turn a storage library's exception into a typed colmig error (redacted by the CLI)."""
-    text = f"{type(exc).__name__}: {exc}"
-    lowered = text.lower()
+    full = f"{type(exc).__name__}: {exc}"
+    lowered = full.lower()
+    # Services append pages of XML/JSON detail; the first line says what went wrong.
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
     if isinstance(exc, FileNotFoundError):
         return ConfigError(f"{what}: not found")
     if isinstance(exc, PermissionError):

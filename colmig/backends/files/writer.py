@@ -127,11 +127,14 @@ class FileWriter(Writer):
                 os.makedirs(base, exist_ok=True)
             elif self.url.scheme != "memory":
                 bucket = self.root.split("/", 1)[0]
-                if bucket and not self.fs.exists(bucket):
+                try:
+                    # info, not exists: exists() also says False for an unreachable endpoint.
+                    self.fs.info(bucket)
+                except FileNotFoundError:
                     raise ConfigError(
                         f"target bucket or container {bucket!r} does not exist"
                         f" ({self.url.redacted}); create it first"
-                    )
+                    ) from None
         except ColmigError:
             raise
         except Exception as exc:
