@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import pickle
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from colmig.backends.base import Partition
-from colmig.engine.worker import JobContext, PartitionResult, execute, install, run_partition
+from colmig.engine.worker import JobContext, PartitionResult, execute, run_payload, warm
 from colmig.errors import ColmigError, ConfigError, TransientError
 
 log = logging.getLogger("colmig.engine")
@@ -32,6 +34,29 @@ class LocalExecutor:
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)
+        self._warm: ProcessPoolExecutor | None = None
+        self._queue: object | None = None
+
+    def start(self, progress_queue: object | None) -> None:
+        """Start the worker processes now, so their imports overlap the coordinator's
+        planning (a process takes about a second to import pyarrow and friends)."""
+        self._queue = progress_queue
+        if self.workers > 1 and self._warm is None:
+            self._warm = self._new_pool(self.workers)
+
+    def close(self) -> None:
+        """Stop a started pool that was not used; idempotent."""
+        if self._warm is not None:
+            self._warm.shutdown(wait=False, cancel_futures=True)
+            self._warm = None
+
+    def _new_pool(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=warm,
+            initargs=(self._queue,),
+        )
 
     def run(
         self, context: JobContext, partitions: list[Partition], progress_queue: object | None
@@ -54,6 +79,7 @@ class LocalExecutor:
                 )
                 workers = int(fitting)
         if workers == 1:
+            self.close()
             context.progress = progress_queue
             for partition in partitions:
                 yield execute(context, partition)
@@ -67,6 +93,11 @@ class LocalExecutor:
         workers: int,
         progress_queue: object | None,
     ) -> Iterator[PartitionResult]:
+        if self._queue is None:
+            self._queue = progress_queue
+        context.progress = None
+        payload = pickle.dumps(context)
+        token = uuid.uuid4().hex
         context.progress = progress_queue
         pending = list(partitions)
         deaths: dict[str, int] = {}
@@ -78,18 +109,15 @@ class LocalExecutor:
             alone = [p for p in pending if deaths.get(p.id, 0) >= max(1, allowed_deaths)]
             batch = alone[:1] or pending
             pending = [p for p in pending if p not in batch]
-            ctx = multiprocessing.get_context("spawn")
-            pool = ProcessPoolExecutor(
-                max_workers=min(workers, len(batch)),
-                mp_context=ctx,
-                initializer=install,
-                initargs=(context,),
-            )
+            if self._warm is not None:
+                pool, self._warm = self._warm, None
+            else:
+                pool = self._new_pool(min(workers, len(batch)))
             futures: dict[Future[PartitionResult], Partition] = {}
             died: list[Partition] = []
             try:
                 for p in batch:
-                    futures[pool.submit(run_partition, p)] = p
+                    futures[pool.submit(run_payload, token, payload, p)] = p
                 remaining = set(futures)
                 while remaining:
                     done, remaining = wait(remaining, return_when=FIRST_COMPLETED)

@@ -281,6 +281,19 @@ def _run(sub: SubJob) -> None:
     s = sub.settings
     run_id = uuid.uuid4().hex[:12]
     started = time.monotonic()
+    executor = make_executor(s.executor, s.workers, s.dask_scheduler)
+    queue = multiprocessing.get_context("spawn").Queue() if s.progress != "none" else None
+    executor.start(queue)
+    try:
+        _run_with(sub, run_id, started, executor, queue)
+    finally:
+        executor.close()
+        if queue is not None:
+            queue.close()
+
+
+def _run_with(sub: SubJob, run_id: str, started: float, executor: Any, queue: Any) -> None:
+    s = sub.settings
     prepared = _prepare(sub, run_id, with_writer=True)
     assert prepared.writer is not None
     writer, reader, job = prepared.writer, prepared.reader, prepared.job
@@ -323,7 +336,7 @@ def _run(sub: SubJob) -> None:
             len(pending),
             min(s.workers, max(1, len(pending))),
         )
-        failures = _execute(prepared, pending, ledger, totals, run_id)
+        failures = _execute(prepared, pending, ledger, totals, run_id, executor, queue)
         seconds = time.monotonic() - started
         done_this_run = [p.id for p in pending if p.id not in failures]
         if failures and s.rollback_on_error:
@@ -417,7 +430,13 @@ def _rejects_dir(s: Settings) -> str:
 
 
 def _execute(
-    prepared: Prepared, pending: list[Partition], ledger: Ledger, totals: Totals, run_id: str
+    prepared: Prepared,
+    pending: list[Partition],
+    ledger: Ledger,
+    totals: Totals,
+    run_id: str,
+    executor: Any,
+    queue: Any,
 ) -> dict[str, PartitionResult]:
     s = prepared.sub.settings
     assert prepared.writer is not None
@@ -432,8 +451,6 @@ def _execute(
         validate=s.validate,
         rejects_dir=os.path.abspath(_rejects_dir(s)),
     )
-    executor = make_executor(s.executor, s.workers, s.dask_scheduler)
-    queue = multiprocessing.get_context("spawn").Queue() if s.progress != "none" else None
     failures: dict[str, PartitionResult] = {}
     estimated = {p.id: p.estimated_bytes or 0 for p in pending}
     job = prepared.job
@@ -475,8 +492,6 @@ def _execute(
             totals.skipped_rows += result.skipped
             log.debug("committed %s: %d rows in %.2fs", result.label, result.rows, result.seconds)
         display.totals = totals
-    if queue is not None:
-        queue.close()
     return failures
 
 

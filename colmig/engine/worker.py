@@ -1,7 +1,8 @@
 """What a worker process does with one partition: read -> transform -> write, with retries.
 
-The coordinator sends the job context once per process (pool initializer); each task is then
-just a partition. Everything here is picklable so the same function runs on a Dask worker.
+The coordinator starts the pool before planning (``warm`` imports the heavy modules meanwhile),
+then sends each task the pickled job context, unpickled once per process, and a partition.
+Everything here is picklable so the same function runs on a Dask worker.
 """
 
 from __future__ import annotations
@@ -70,18 +71,6 @@ class PartitionResult:
     error_text: str | None = None
 
 
-_CONTEXT: JobContext | None = None
-
-
-def install(context: JobContext) -> None:
-    """Pool initializer: keep the job context for this process's tasks."""
-    global _CONTEXT
-    _CONTEXT = context
-    # Workers share the machine with their siblings: keep each engine's own pools small.
-    os.environ.setdefault("POLARS_MAX_THREADS", "2")
-    _exit_with_parent()
-
-
 def _exit_with_parent() -> None:
     """End this worker soon after the coordinator dies (SIGTERM, SIGKILL, OOM): an orphaned
     pool worker would otherwise finish its partition and then wait for work forever, holding
@@ -96,10 +85,35 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="colmig-parent-watch", daemon=True).start()
 
 
-def run_partition(partition: Partition, attempt_offset: int = 0) -> PartitionResult:
-    """Run ``partition`` with the installed context, retrying transient failures."""
-    assert _CONTEXT is not None, "worker context not installed"
-    return execute(_CONTEXT, partition, attempt_offset)
+_QUEUE: Any | None = None
+_CONTEXTS: dict[str, JobContext] = {}
+
+
+def warm(progress_queue: Any | None) -> None:
+    """Pool initializer of a pool started before planning: import the heavy modules while the
+    coordinator plans, keep the progress queue; the job context comes with each task."""
+    global _QUEUE
+    _QUEUE = progress_queue
+    os.environ.setdefault("POLARS_MAX_THREADS", "2")
+    _exit_with_parent()
+    import pyarrow.csv
+    import pyarrow.parquet  # noqa: F401
+
+    import colmig.backends.files.reader
+    import colmig.backends.files.writer  # noqa: F401
+
+
+def run_payload(token: str, payload: bytes, partition: Partition) -> PartitionResult:
+    """Run ``partition`` with the pickled job context ``payload`` (unpickled once per process)."""
+    import pickle
+
+    context = _CONTEXTS.get(token)
+    if context is None:
+        context = pickle.loads(payload)
+        context.progress = _QUEUE
+        _CONTEXTS.clear()
+        _CONTEXTS[token] = context
+    return execute(context, partition)
 
 
 def execute(context: JobContext, partition: Partition, attempt_offset: int = 0) -> PartitionResult:
