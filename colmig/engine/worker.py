@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import random
+import signal
 import threading
 import time
 import traceback
@@ -86,6 +87,7 @@ def _exit_with_parent() -> None:
 
 
 _QUEUE: Any | None = None
+_BUSY = False
 _CONTEXTS: dict[str, JobContext] = {}
 
 
@@ -96,6 +98,7 @@ def warm(progress_queue: Any | None) -> None:
     _QUEUE = progress_queue
     os.environ.setdefault("POLARS_MAX_THREADS", "2")
     _exit_with_parent()
+    signal.signal(signal.SIGINT, _on_interrupt)
     import pyarrow.csv
     import pyarrow.parquet  # noqa: F401
 
@@ -103,17 +106,30 @@ def warm(progress_queue: Any | None) -> None:
     import colmig.backends.files.writer  # noqa: F401
 
 
+def _on_interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C reaches every process of the group. A busy worker stops its partition at once
+    (the coordinator is stopping too); an idle one keeps waiting for the coordinator's
+    shutdown instead of dying with a KeyboardInterrupt traceback on the user's terminal."""
+    if _BUSY:
+        raise KeyboardInterrupt
+
+
 def run_payload(token: str, payload: bytes, partition: Partition) -> PartitionResult:
     """Run ``partition`` with the pickled job context ``payload`` (unpickled once per process)."""
     import pickle
 
-    context = _CONTEXTS.get(token)
-    if context is None:
-        context = pickle.loads(payload)
-        context.progress = _QUEUE
-        _CONTEXTS.clear()
-        _CONTEXTS[token] = context
-    return execute(context, partition)
+    global _BUSY
+    _BUSY = True
+    try:
+        context = _CONTEXTS.get(token)
+        if context is None:
+            context = pickle.loads(payload)
+            context.progress = _QUEUE
+            _CONTEXTS.clear()
+            _CONTEXTS[token] = context
+        return execute(context, partition)
+    finally:
+        _BUSY = False
 
 
 def execute(context: JobContext, partition: Partition, attempt_offset: int = 0) -> PartitionResult:
