@@ -152,8 +152,28 @@ class Prepared:
     compiled: Any | None
 
 
+def _check_not_nested(source: str, target: str | None) -> None:
+    """A files target inside a files source would be read back as input by the next run."""
+    if not target:
+        return
+    src, dst = parse(source), parse(target)
+    if src.scheme != dst.scheme or src.scheme not in _FILE_SCHEMES:
+        return
+    from colmig.backends.files.fs import filesystem
+
+    _, src_root = filesystem(src)
+    _, dst_root = filesystem(dst)
+    src_root = src_root.split("*", 1)[0].rsplit("/", 1)[0] if "*" in src_root else src_root
+    if dst_root == src_root or dst_root.startswith(src_root.rstrip("/") + "/"):
+        raise ConfigError(
+            f"the target {redact(target)} is inside the source {redact(source)}: the next run"
+            " would read its own output; write somewhere else"
+        )
+
+
 def _prepare(sub: SubJob, run_id: str, with_writer: bool) -> Prepared:
     s = sub.settings
+    _check_not_nested(sub.source, sub.target)
     reader = open_reader(sub.source, s)
     input_schema = reader.schema()
     compiled = None
