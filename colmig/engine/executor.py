@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import pickle
+import signal
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 
 from colmig.backends.base import Partition
 from colmig.engine.worker import JobContext, PartitionResult, execute, run_payload, warm
@@ -116,8 +119,9 @@ class LocalExecutor:
             futures: dict[Future[PartitionResult], Partition] = {}
             died: list[Partition] = []
             try:
-                for p in batch:
-                    futures[pool.submit(run_payload, token, payload, p)] = p
+                with _sigint_ignored():
+                    for p in batch:
+                        futures[pool.submit(run_payload, token, payload, p)] = p
                 remaining = set(futures)
                 while remaining:
                     done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
@@ -156,6 +160,21 @@ class LocalExecutor:
                     )
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C while submit() spawns workers: they inherit SIG_IGN and keep it until
+    ``warm`` installs their handler, instead of printing a KeyboardInterrupt traceback from
+    the middle of their imports. (A Ctrl-C in these few milliseconds is lost; press again.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def make_executor(kind: str, workers: int, scheduler: str | None) -> LocalExecutor:
