@@ -146,11 +146,16 @@ def test_workers_do_not_outlive_a_killed_coordinator(
     assert_same_rows(_output(tmp_path), reference, COLUMNS)
 
 
+@pytest.mark.parametrize("when", ["workers-importing", "after-first-commit"])
 def test_ctrl_c_stops_promptly_then_resume(
-    archive: tuple[Path, pa.Table], reference: pa.Table, tmp_path: Path
+    archive: tuple[Path, pa.Table], reference: pa.Table, tmp_path: Path, when: str
 ) -> None:
     process = _start(tmp_path, archive[0], "-progress", "log")
-    procs.wait_for(process, lambda: procs.committed(tmp_path) >= 1, "the first commit")
+    if when == "workers-importing":  # still importing pyarrow & co, or idle
+        procs.wait_for(process, lambda: len(procs.workers(process)) == 2, "two workers")
+        time.sleep(0.2)
+    else:
+        procs.wait_for(process, lambda: procs.committed(tmp_path) >= 1, "the first commit")
     workers = procs.workers(process)
     started = time.monotonic()
     os.killpg(process.pid, signal.SIGINT)  # what a terminal sends the foreground group
