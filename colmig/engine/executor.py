@@ -37,21 +37,18 @@ class LocalExecutor:
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)
-        self._warm: ProcessPoolExecutor | None = None
         self._queue: object | None = None
 
     def start(self, progress_queue: object | None) -> None:
-        """Start the worker processes now, so their imports overlap the coordinator's
-        planning (a process takes about a second to import pyarrow and friends)."""
+        """Remember the progress queue workers report to (passed to each pool at creation).
+
+        Pools are created when partitions are known: spawning them before planning was
+        measured to gain nothing on two cores (the imports compete with the planning) and
+        costs useless processes on small inputs, which run inline."""
         self._queue = progress_queue
-        if self.workers > 1 and self._warm is None:
-            self._warm = self._new_pool(self.workers)
 
     def close(self) -> None:
-        """Stop a started pool that was not used; idempotent."""
-        if self._warm is not None:
-            self._warm.shutdown(wait=False, cancel_futures=True)
-            self._warm = None
+        """Nothing outlives a run; kept for executors that hold a connection (Dask)."""
 
     def _new_pool(self, workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -112,10 +109,7 @@ class LocalExecutor:
             alone = [p for p in pending if deaths.get(p.id, 0) >= max(1, allowed_deaths)]
             batch = alone[:1] or pending
             pending = [p for p in pending if p not in batch]
-            if self._warm is not None:
-                pool, self._warm = self._warm, None
-            else:
-                pool = self._new_pool(min(workers, len(batch)))
+            pool = self._new_pool(min(workers, len(batch)))
             futures: dict[Future[PartitionResult], Partition] = {}
             died: list[Partition] = []
             try:

@@ -1,7 +1,7 @@
 """What a worker process does with one partition: read -> transform -> write, with retries.
 
-The coordinator starts the pool before planning (``warm`` imports the heavy modules meanwhile),
-then sends each task the pickled job context, unpickled once per process, and a partition.
+The coordinator sends each task the pickled job context (unpickled once per process) and a
+partition.
 Everything here is picklable so the same function runs on a Dask worker.
 """
 
@@ -92,8 +92,8 @@ _CONTEXTS: dict[str, JobContext] = {}
 
 
 def warm(progress_queue: Any | None) -> None:
-    """Pool initializer of a pool started before planning: import the heavy modules while the
-    coordinator plans, keep the progress queue; the job context comes with each task."""
+    """Pool initializer: keep the progress queue and import the heavy modules once; the job
+    context comes with each task."""
     global _QUEUE
     _QUEUE = progress_queue
     os.environ.setdefault("POLARS_MAX_THREADS", "2")
