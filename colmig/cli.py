@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import traceback
 from dataclasses import fields
 from typing import Any, NoReturn
 
 from colmig import __version__
 from colmig.config import FIELD_TYPES, Settings, build_settings, coerce
-from colmig.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, ColmigError, ConfigError
+from colmig.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_UNEXPECTED,
+    ColmigError,
+    ConfigError,
+)
 from colmig.logs import setup_logging
 from colmig.urls import redact_secrets
 
@@ -40,7 +48,7 @@ EXIT_CODES_HELP = """exit codes:
   0 success            2 configuration or usage error   3 connection failed
   4 bad source data    5 target refused data / SQL failed   6 validation mismatch
   7 migration state (dirty, changed file, lock held)   8 some partitions failed (re-run resumes)
-  130 interrupted"""
+  130 interrupted (Ctrl-C)   143 terminated (SIGTERM); a re-run resumes data jobs"""
 
 
 def _expand_bool_values(argv: list[str]) -> list[str]:
@@ -151,10 +159,21 @@ def dispatch(words: list[str], settings: Settings) -> int:
     return run_schema_command(command, words[1:], settings)
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived (docker stop, a CI timeout, kill PID)."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry: returns the process exit code."""
     argv = sys.argv[1:] if argv is None else argv
     settings: Settings | None = None
+    if threading.current_thread() is threading.main_thread():
+        # Unwind like Ctrl-C (pools shut down, locks released) instead of dying mid-write.
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         words, settings = parse_args(argv)
         setup_logging(settings.log_level)
@@ -163,8 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         _report(exc, settings)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("colmig: interrupted", file=sys.stderr)
+        print("colmig: interrupted; re-run the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except _Terminated:
+        print("colmig: terminated; re-run the same command to resume", file=sys.stderr)
+        return EXIT_TERMINATED
     except SystemExit as exc:
         return int(exc.code or 0)
     except Exception as exc:  # a bug, not a user mistake: show the traceback, redacted
