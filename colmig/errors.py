@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# Documented in README.md and docs/exit-codes.md; keep the three in step.
+# Documented in README.md and in `colmig --help` (cli.py); keep the three in step.
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_CONFIG = 2
