@@ -219,6 +219,12 @@ class Reader(ABC):
 
         Raises SourceDataError naming the file/line/column for malformed input."""
 
+    def project(self, columns: list[str]) -> bool:
+        """Read only ``columns`` (a subset of ``schema()``, which then narrows to them).
+
+        Returns False when the reader cannot, and then reads every column as before."""
+        return False
+
     def drain_rejects(self) -> list[tuple[str, str]]:
         """Malformed source rows set aside since the last call (``-on-error skip|reject``), as
         (reason naming file:line, raw text). Readers that never skip rows return []."""

@@ -182,6 +182,12 @@ def _prepare(sub: SubJob, run_id: str, with_writer: bool) -> Prepared:
         from colmig.transforms import compile_transformation
 
         compiled = compile_transformation(sub.transformation, input_schema, s)
+        needed = compiled.required_columns()
+        if needed is not None and len(needed) < len(input_schema) and reader.project(needed):
+            # Projection pushdown: columns the transformation never reads are never parsed.
+            log.debug("reading only %s", ", ".join(needed))
+            input_schema = reader.schema()
+            compiled = compile_transformation(sub.transformation, input_schema, s)
         output_schema = compiled.output_schema
         for name in compiled.slow_transforms:
             log.warning("transform %s runs per row in Python (slow)", name)

@@ -103,6 +103,28 @@ class CompiledTransform:
             rejects = _conform(rejects, self.reject_schema)
         return _conform(self._arrow(good), self.output_schema), rejects
 
+    def required_columns(self) -> list[str] | None:
+        """The source columns the plan reads, in input order, or None when it needs every
+        column (rejected rows are written whole, so -on-error reject reads them all)."""
+        if self.on_error == "reject":
+            return None
+        exprs = [o.expr for o in self._outputs]
+        if self._pre is not None:
+            exprs.append(self._pre)
+        for failure in self._failures:
+            exprs.extend((failure.flag, failure.reason, failure.value))
+        names: set[str] = set()
+        for expr in exprs:
+            try:
+                names.update(expr.meta.root_names())
+            except Exception:
+                return None
+        known = self.input_schema.names
+        if not names <= set(known):
+            return None
+        # A plan of constants alone still needs one column to know how many rows there are.
+        return [n for n in known if n in names] or known[:1]
+
     def explain(self) -> str:
         """The optimized Polars plan for one batch (what apply() executes)."""
         frame = pl.from_arrow(self.input_schema.empty_table())

@@ -120,8 +120,15 @@ class CsvOptions:
             invalid_row_handler=invalid_row_handler,
         )
 
-    def convert_options(self, column_types: dict[str, pa.DataType] | None) -> pacsv.ConvertOptions:
+    def convert_options(
+        self,
+        column_types: dict[str, pa.DataType] | None,
+        include_columns: list[str] | None = None,
+    ) -> pacsv.ConvertOptions:
         kwargs: dict[str, Any] = {}
+        if include_columns:
+            # Only these columns are converted (fields are still counted per row).
+            kwargs["include_columns"] = include_columns
         kwargs["strings_can_be_null"] = True
         # Only the empty field is null unless told otherwise: Arrow's default list ("NA",
         # "null", "n/a", "NaN", ...) would silently turn real values, such as the country
@@ -244,6 +251,7 @@ def csv_stream(
     bad_rows: BadRows | None,
     block_size: int = CSV_BLOCK,
     newlines_in_values: bool = True,
+    include_columns: list[str] | None = None,
 ) -> pacsv.CSVStreamingReader:
     """A streaming CSV reader; ``column_names`` given means the stream has no header line."""
     if column_names is not None:
@@ -261,7 +269,7 @@ def csv_stream(
         stream,
         read_options=read,
         parse_options=options.parse_options(fmt, handler, newlines_in_values),
-        convert_options=options.convert_options(column_types),
+        convert_options=options.convert_options(column_types, include_columns),
     )
 
 
@@ -353,13 +361,21 @@ def iter_batches(
     spec: dict[str, Any],
     file_schema: pa.Schema,
     bad_rows: BadRows | None,
+    columns: list[str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Batches of one partition of one file, in the file's own column types."""
+    """Batches of one partition of one file, in the file's own column types; with ``columns``
+    only those of them the file has (projection pushdown: unread columns cost nothing)."""
+    present = [c for c in columns if c in file_schema.names] if columns else []
     if fmt == "parquet":
         with open_seekable(fs, path, compression) as f:
             pf = pq.ParquetFile(f)
             groups = spec.get("row_groups")
-            yield from pf.iter_batches(batch_size=1 << 17, row_groups=groups, use_threads=False)
+            yield from pf.iter_batches(
+                batch_size=1 << 17,
+                row_groups=groups,
+                columns=present or None,
+                use_threads=False,
+            )
         return
     if fmt == "arrow":
         with open_seekable(fs, path, compression) as f:
@@ -382,7 +398,14 @@ def iter_batches(
             # A byte range cannot hold a quoted newline safely: fail loudly rather than
             # split a record (the planner only splits files it found no quotes in).
             reader = csv_stream(
-                stream, fmt, options, names, types, bad_rows, newlines_in_values=not ranged
+                stream,
+                fmt,
+                options,
+                names,
+                {k: v for k, v in types.items() if not present or k in present},
+                bad_rows,
+                newlines_in_values=not ranged,
+                include_columns=present or None,
             )
             yield from reader
         return

@@ -88,6 +88,7 @@ class FileReader(Reader):
         self._index: dict[str, InputFile] | None = None
         self._file_schemas: dict[str, pa.Schema] = {}
         self._schema: pa.Schema | None = None
+        self._projection: list[str] | None = None
         self._hive_types: dict[str, pa.DataType] = {}
         self._rejects: list[tuple[str, str]] = []
 
@@ -198,7 +199,21 @@ class FileReader(Reader):
 
     # --- schema -------------------------------------------------------------------------------
 
+    def project(self, columns: list[str]) -> bool:
+        """Read only ``columns`` from now on (the engine's projection pushdown)."""
+        full = self._full_schema()
+        if not set(columns) <= set(full.names):
+            return False
+        self._projection = [name for name in full.names if name in set(columns)]
+        return True
+
     def schema(self) -> pa.Schema:
+        full = self._full_schema()
+        if self._projection is None:
+            return full
+        return pa.schema([full.field(name) for name in self._projection])
+
+    def _full_schema(self) -> pa.Schema:
         if self._schema is None:
             files = self.files()
             with ThreadPoolExecutor(max_workers=8) as pool:
@@ -333,6 +348,7 @@ class FileReader(Reader):
     # --- reading ------------------------------------------------------------------------------
 
     def read(self, partition: Partition, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        full = self._full_schema()
         schema = self.schema()
         spec = dict(partition.spec)
         f = self._by_path()[spec["path"]]
@@ -340,7 +356,7 @@ class FileReader(Reader):
         csv = f.format in ("csv", "tsv")
         if csv:
             # Parse straight into the unified types (int in one file, float in another).
-            file_schema = pa.schema([schema.field(name) for name in file_schema.names])
+            file_schema = pa.schema([full.field(name) for name in file_schema.names])
         lenient = csv and self.settings.on_error in ("skip", "reject")
         bad = BadRows(self.settings.on_error) if csv else None
         # A retried partition reads again: rows set aside by the failed attempt are not kept.
@@ -356,6 +372,8 @@ class FileReader(Reader):
             spec,
             text_schema(file_schema) if lenient else file_schema,
             bad,
+            # Lenient conversion works on whole rows: no projection there.
+            None if lenient else self._projection,
         )
         try:
             for batch in batches:
