@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from colmig.audit import ENTRY_KEYS
 from colmig.urls import redact_secrets
 
 AUDIT_TABLE = "colmig_audit"
@@ -23,21 +24,6 @@ AUDIT_TABLE = "colmig_audit"
 LOCK_POLL_S = 0.2
 #: Seconds a connection attempt may take before the host counts as unreachable.
 CONNECT_TIMEOUT_S = 5
-
-AUDIT_KEYS = (
-    "at",
-    "user",
-    "host",
-    "operation",
-    "source",
-    "direction",
-    "from_version",
-    "to_version",
-    "versions",
-    "duration_ms",
-    "outcome",
-    "error",
-)
 
 
 @dataclass(frozen=True)
@@ -123,7 +109,7 @@ class AuditRow:
 
 def audit_row(entry: Mapping[str, Any]) -> AuditRow:
     """Normalise an audit entry; source and error are redacted again (defence in depth)."""
-    clean: dict[str, Any] = {key: entry.get(key) for key in AUDIT_KEYS}
+    clean: dict[str, Any] = {key: entry.get(key) for key in ENTRY_KEYS}
     for key in ("source", "error"):
         if clean[key] is not None:
             clean[key] = redact_secrets(str(clean[key]))

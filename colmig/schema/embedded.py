@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from colmig.audit import ENTRY_KEYS
 from colmig.backends.base import AppliedMigration, SchemaTarget
 from colmig.config import Settings
 from colmig.errors import ConfigError, MigrationFailedError, TargetError
@@ -25,20 +26,6 @@ from colmig.urls import URL, redact_secrets
 
 AUDIT_TABLE = "colmig_audit"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-_AUDIT_COLUMNS = (
-    "at",
-    "user",
-    "host",
-    "operation",
-    "source",
-    "direction",
-    "from_version",
-    "to_version",
-    "versions",
-    "duration_ms",
-    "outcome",
-    "error",
-)
 _RECORD_COLUMNS = (
     "version",
     "description",
@@ -276,9 +263,9 @@ class EmbeddedSchemaTarget(SchemaTarget):
 
     def write_audit(self, entry: Mapping[str, Any]) -> None:
         """Append one entry to ``colmig_audit`` (versions as a JSON array)."""
-        values = [entry.get(c) for c in _AUDIT_COLUMNS]
-        values[_AUDIT_COLUMNS.index("versions")] = json.dumps(list(entry.get("versions") or []))
-        columns = ", ".join(f'"{c}"' for c in _AUDIT_COLUMNS)
+        values = [entry.get(c) for c in ENTRY_KEYS]
+        values[ENTRY_KEYS.index("versions")] = json.dumps(list(entry.get("versions") or []))
+        columns = ", ".join(f'"{c}"' for c in ENTRY_KEYS)
         marks = ", ".join("?" for _ in values)
         with self._session(write=True) as conn:
             self._create_audit(conn)

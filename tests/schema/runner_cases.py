@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from colmig.audit import ENTRY_KEYS
 from colmig.errors import (
     ChecksumMismatchError,
     ConfigError,
@@ -252,20 +253,7 @@ def test_audit_file_and_table(db: Db, migrations: Path) -> None:
     with pytest.raises(ConfigError):
         run(db, migrations, "goto", "nope")
     entries = audit_lines(migrations.parent / ".colmig")
-    assert list(entries[0]) == [
-        "at",
-        "user",
-        "host",
-        "operation",
-        "source",
-        "direction",
-        "from_version",
-        "to_version",
-        "versions",
-        "duration_ms",
-        "outcome",
-        "error",
-    ]
+    assert tuple(entries[0]) == ENTRY_KEYS
     assert entries[0]["operation"] == "up" and entries[0]["direction"] == "up"
     assert entries[0]["from_version"] is None and entries[0]["to_version"] == V2
     assert entries[0]["versions"] == [V1, V2] and entries[0]["outcome"] == "success"
