@@ -406,6 +406,9 @@ def _blocks(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordB
     pending: list[pa.RecordBatch] = []
     count = 0
     for batch in batches:
+        if not pending and batch.num_rows >= rows:
+            yield batch  # already big enough: no copy
+            continue
         pending.append(batch)
         count += batch.num_rows
         if count >= rows:
