@@ -12,11 +12,12 @@ import hashlib
 import json
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from colmig.audit import ENTRY_KEYS
+from colmig.backends.base import AppliedMigration
 from colmig.urls import redact_secrets
 
 AUDIT_TABLE = "colmig_audit"
@@ -63,6 +64,23 @@ def iso(value: Any) -> str:
     if value is None:
         return ""
     return to_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def applied_from_rows(rows: Iterable[Sequence[Any]]) -> list[AppliedMigration]:
+    """Tracking rows (version, description, checksum, applied_at, duration_ms, applied_by,
+    dirty) as the runner sees them."""
+    return [
+        AppliedMigration(
+            version=str(r[0]),
+            description=str(r[1] or ""),
+            checksum=str(r[2] or ""),
+            applied_at=iso(r[3]),
+            duration_ms=int(r[4] or 0),
+            applied_by=str(r[5] or ""),
+            dirty=bool(r[6]),
+        )
+        for r in rows
+    ]
 
 
 def default_applied_by() -> str:

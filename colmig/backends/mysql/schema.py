@@ -18,8 +18,8 @@ from colmig.backends.base import AppliedMigration, SchemaTarget
 from colmig.backends.schema_common import (
     AUDIT_TABLE,
     CONNECT_TIMEOUT_S,
+    applied_from_rows,
     audit_row,
-    iso,
     lock_name,
     snippet,
     tracking_row,
@@ -194,18 +194,7 @@ class MysqlSchemaTarget(SchemaTarget):
             self._commit()
         except Exception as exc:
             raise self._fail(f"reading {migrations_table}", exc) from None
-        return [
-            AppliedMigration(
-                version=str(r[0]),
-                description=str(r[1] or ""),
-                checksum=str(r[2] or ""),
-                applied_at=iso(r[3]),
-                duration_ms=int(r[4] or 0),
-                applied_by=str(r[5] or ""),
-                dirty=bool(r[6]),
-            )
-            for r in rows
-        ]
+        return applied_from_rows(rows)
 
     # --- lock ---------------------------------------------------------------------------------
 

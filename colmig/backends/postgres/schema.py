@@ -19,8 +19,8 @@ from colmig.backends.schema_common import (
     AUDIT_TABLE,
     CONNECT_TIMEOUT_S,
     LOCK_POLL_S,
+    applied_from_rows,
     audit_row,
-    iso,
     lock_key,
     lock_name,
     snippet,
@@ -190,18 +190,7 @@ class PostgresSchemaTarget(SchemaTarget):
             self.conn.rollback()
         except Exception as exc:
             raise self._fail(f"reading {migrations_table}", exc) from None
-        return [
-            AppliedMigration(
-                version=str(r[0]),
-                description=str(r[1] or ""),
-                checksum=str(r[2] or ""),
-                applied_at=iso(r[3]),
-                duration_ms=int(r[4] or 0),
-                applied_by=str(r[5] or ""),
-                dirty=bool(r[6]),
-            )
-            for r in rows
-        ]
+        return applied_from_rows(rows)
 
     # --- lock ---------------------------------------------------------------------------------
 
