@@ -179,10 +179,3 @@ def first_line(exc: BaseException) -> str:
     """The driver's error message, redacted, first meaningful line only."""
     text = redact_secrets(str(exc)).strip()
     return text.splitlines()[0].strip() if text else type(exc).__name__
-
-
-def statement_failure(index: int, total: int, statement: str, exc: BaseException) -> str:
-    return (
-        f"statement {index + 1} of {total} failed: {first_line(exc)} "
-        f"(statement: {snippet(statement)})"
-    )

@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from colmig.backends.base import SchemaTarget
     from colmig.config import Settings
 
-MUTATING = ("up", "down", "goto", "force")
-
 
 @dataclass
 class Request:

@@ -108,21 +108,6 @@ def escape(values: pa.Array) -> pa.Array:
     return pc.fill_null(out, NULL_PARTITION)
 
 
-def key_values(key: PartitionKey, column: pa.Array) -> pa.Array:
-    """The (escaped) directory value of ``key`` for every row."""
-    if key.derived:
-        if pa.types.is_timestamp(column.type) and column.type.tz:
-            column = pc.cast(column, pa.timestamp(column.type.unit, "UTC"))
-        elif pa.types.is_date(column.type):
-            column = pc.cast(column, pa.timestamp("s"))
-        text = pc.strftime(column, format=_DERIVED[key.derived])
-    elif pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-        text = pc.cast(column, pa.string())
-    else:
-        text = pc.cast(column, pa.string())
-    return escape(text)
-
-
 def _groups(key: PartitionKey, column: pa.Array) -> tuple[pa.Array, list[str]]:
     """(group index per row, escaped directory value per group) for one key.
 
