@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 from colmig.backends.base import Partition
 from colmig.engine.worker import JobContext, PartitionResult, execute, run_payload, warm
-from colmig.errors import ColmigError, ConfigError, TransientError
+from colmig.errors import ConfigError, TransientError
 
 log = logging.getLogger("colmig.engine")
 
@@ -179,6 +179,3 @@ def make_executor(kind: str, workers: int, scheduler: str | None) -> LocalExecut
         "-executor dask is not available in this version; run with -executor local"
         + (f" (scheduler {scheduler} was not contacted)" if scheduler else "")
     )
-
-
-__all__ = ["ColmigError", "LocalExecutor", "make_executor"]

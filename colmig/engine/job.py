@@ -37,7 +37,6 @@ from colmig.errors import (
     ConfigError,
     LockTimeoutError,
     PartialFailureError,
-    SourceDataError,
 )
 from colmig.registry import open_reader, open_writer
 from colmig.urls import parse, redact, redact_secrets
@@ -549,6 +548,3 @@ def _recompute(prepared: Prepared, partition: Partition) -> tuple[int, dict[str,
         else:
             acc.add(batch)
     return acc.rows, acc.result()
-
-
-__all__ = ["SourceDataError", "run_job"]
