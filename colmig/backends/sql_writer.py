@@ -150,14 +150,33 @@ class SqlWriter(Writer):
     @abstractmethod
     def _merge_sql(self, target: str, source: str, columns: list[str], keys: list[str]) -> str: ...
 
-    @abstractmethod
-    def _swap(self, cur: Any, staging: str, target: str) -> None: ...
+    def _swap(self, cur: Any, staging: str, target: str) -> None:
+        """Put the fully loaded staging table in the target's place (-write-mode replace)."""
+        cur.execute(f"DROP TABLE IF EXISTS {self.quote(target)}")
+        cur.execute(
+            f"ALTER TABLE {self.quote(staging)} RENAME TO {self.quote(target.split('.')[-1])}"
+        )
 
     @abstractmethod
     def _table_exists(self, cur: Any, table: str) -> bool: ...
 
     @abstractmethod
-    def _stats_sql(self, table: str, schema: pa.Schema, where: str | None) -> str | None: ...
+    def _checksum_expr(self, col: str, field: pa.Field) -> str | None:
+        """SQL aggregate of the canonical checksum of one quoted column (see
+        colmig.engine.checksums), or None when the dialect cannot compute it."""
+
+    def _stats_sql(self, table: str, schema: pa.Schema, where: str | None) -> str | None:
+        """``count, nulls_1, sum_1, nulls_2, sum_2, ...`` of ``table`` (read by stats_from_row)."""
+        parts = ["COUNT(*)"]
+        for field in schema:
+            col = self.quote(field.name)
+            checksum = self._checksum_expr(col, field)
+            if checksum is None:
+                return None
+            parts.append(f"COUNT(*) - COUNT({col})")
+            parts.append(checksum)
+        clause = f" WHERE {where}" if where else ""
+        return f"SELECT {', '.join(parts)} FROM {self.quote(table)}{clause}"
 
     def _drop_temp(self, cur: Any, temp: str) -> None:
         cur.execute(f"DROP TABLE IF EXISTS {self.quote(temp)}")

@@ -334,20 +334,8 @@ class DuckdbWriter(SqlWriter):
             f" ON CONFLICT ({key_list}) {action}"
         )
 
-    def _swap(self, cur: Any, staging: str, target: str) -> None:
-        cur.execute(f"DROP TABLE IF EXISTS {self.quote(target)}")
-        cur.execute(
-            f"ALTER TABLE {self.quote(staging)} RENAME TO {self.quote(target.split('.')[-1])}"
-        )
-
-    def _stats_sql(self, table: str, schema: pa.Schema, where: str | None) -> str | None:
-        parts = ["COUNT(*)"]
-        for field in schema:
-            col = self.quote(field.name)
-            parts.append(f"COUNT(*) - COUNT({col})")
-            parts.append(typemap.checksum_expr(col, stats_kind(field.type), field.type))
-        clause = f" WHERE {where}" if where else ""
-        return f"SELECT {', '.join(parts)} FROM {self.quote(table)}{clause}"
+    def _checksum_expr(self, col: str, field: pa.Field) -> str | None:
+        return typemap.checksum_expr(col, stats_kind(field.type), field.type)
 
     def _check_upsert_key(self, target: str) -> None:
         """An existing upsert target needs a primary key or unique constraint on -key."""

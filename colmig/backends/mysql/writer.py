@@ -234,14 +234,8 @@ class MysqlWriter(SqlWriter):
         else:
             cur.execute(f"RENAME TABLE {self.quote(staging)} TO {self.quote(target)}")
 
-    def _stats_sql(self, table: str, schema: pa.Schema, where: str | None) -> str | None:
-        parts = ["COUNT(*)"]
-        for field in schema:
-            col = self.quote(field.name)
-            parts.append(f"COUNT(*) - COUNT({col})")
-            parts.append(mysql_checksum_expr(col, stats_kind(field.type)))
-        clause = f" WHERE {where}" if where else ""
-        return f"SELECT {', '.join(parts)} FROM {self.quote(table)}{clause}"
+    def _checksum_expr(self, col: str, field: pa.Field) -> str | None:
+        return mysql_checksum_expr(col, stats_kind(field.type))
 
 
 def mysql_checksum_expr(col: str, kind: str) -> str:

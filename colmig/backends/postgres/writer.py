@@ -139,21 +139,8 @@ class PostgresWriter(SqlWriter):
             f" ON CONFLICT ({', '.join(self.quote(k) for k in keys)}) {action}"
         )
 
-    def _swap(self, cur: Any, staging: str, target: str) -> None:
-        cur.execute(f"DROP TABLE IF EXISTS {self.quote(target)}")
-        cur.execute(
-            f"ALTER TABLE {self.quote(staging)} RENAME TO {self.quote(target.split('.')[-1])}"
-        )
-
-    def _stats_sql(self, table: str, schema: pa.Schema, where: str | None) -> str | None:
-        parts = ["COUNT(*)"]
-        for field in schema:
-            kind = stats_kind(field.type)
-            col = self.quote(field.name)
-            parts.append(f"COUNT(*) - COUNT({col})")
-            parts.append(pg_checksum_expr(col, kind))
-        clause = f" WHERE {where}" if where else ""
-        return f"SELECT {', '.join(parts)} FROM {self.quote(table)}{clause}"
+    def _checksum_expr(self, col: str, field: pa.Field) -> str | None:
+        return pg_checksum_expr(col, stats_kind(field.type))
 
 
 def pg_checksum_expr(col: str, kind: str) -> str:

@@ -209,7 +209,7 @@ class SqliteWriter(SqlWriter):
         cur.execute(f"DROP TABLE IF EXISTS {self.quote(target)}")
         cur.execute(f"ALTER TABLE {self.quote(staging)} RENAME TO {self.quote(target)}")
 
-    def _stats_sql(self, table: str, schema: pa.Schema, where: str | None) -> str | None:
+    def _checksum_expr(self, col: str, field: pa.Field) -> str | None:
         # SQLite has no md5(); validation falls back to the engine's totals.
         return None
 
