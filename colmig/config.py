@@ -40,7 +40,10 @@ class Settings:
     # --- the spec's flag table ---
     source: str | None = _opt(None, "Source connection string (required)", metavar="URL")
     target: str | None = _opt(None, "Target connection string (for data migrations)", metavar="URL")
-    direction: str = _opt("up", "Migration direction: up, down", choices=("up", "down"))
+    # None = not given: plain runs go up, and -version alone may move either way.
+    direction: str | None = _opt(
+        None, "Migration direction: up, down (default up)", choices=("up", "down")
+    )
     version: str | None = _opt(None, "Target version to migrate to (full name or unique prefix)")
     steps: int | None = _opt(None, "Number of migration steps to execute")
     mode: str = _opt(
@@ -131,6 +134,11 @@ class Settings:
         None, "Checkpoint ledger file (default <state-dir>/ledger.db)", group="data", metavar="FILE"
     )
     retries: int = _opt(3, "Retries per partition for transient errors", group="data")
+    retry_timeout: float = _opt(
+        300.0,
+        "Seconds a partition may spend retrying after its first transient error",
+        group="data",
+    )
     progress: str = _opt(
         "auto", "Progress display", choices=("auto", "bar", "log", "none"), group="data"
     )
@@ -151,6 +159,12 @@ class Settings:
     timestamp_format: str | None = _opt(None, "strptime format of CSV timestamps", group="files")
     recursive: bool = _opt(
         True, "Descend into sub-directories of a source directory", group="files"
+    )
+    follow_symlinks: bool = _opt(
+        False, "Follow symlinks that lead outside the source directory", group="files"
+    )
+    max_line_bytes: str = _opt(
+        "1GiB", "Longest CSV or JSON Lines line (record) read; longer is an error", group="files"
     )
 
     # --- transforms ---
@@ -314,7 +328,7 @@ def _check(s: Settings) -> None:
     for f in fields(s):
         choices = f.metadata.get("choices")
         value = getattr(s, f.name)
-        if choices and value not in choices:
+        if choices and value is not None and value not in choices:
             raise ConfigError(
                 f"-{f.name.replace('_', '-')} must be one of {', '.join(choices)}, got {value!r}"
             )

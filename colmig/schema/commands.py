@@ -72,6 +72,8 @@ def _steps_arg(command: str, args: list[str], settings: Settings) -> int | None:
 
 def parse_request(command: str | None, args: list[str], settings: Settings) -> Request:
     """Turn the command words and flags into a Request, or raise ConfigError."""
+    if command in ("up", "down") and settings.direction not in (None, command):
+        raise ConfigError(f"colmig {command} contradicts -direction {settings.direction}")
     if command is None:
         if args:
             raise ConfigError(f"unexpected arguments: {' '.join(args)}")
@@ -82,9 +84,11 @@ def parse_request(command: str | None, args: list[str], settings: Settings) -> R
                     "every migration silently; -version 0 reverts them all)"
                 )
             return Request("down", settings.version, settings.steps)
-        if settings.version is not None:
+        if settings.version is not None and settings.direction is None:
+            # Only -version without a direction may move either way (the spec's example);
+            # an explicit -direction up never runs a down file.
             return Request("goto", settings.version, settings.steps)
-        return Request("up", None, settings.steps)
+        return Request("up", settings.version, settings.steps)
     if command == "up":
         return Request("up", settings.version, _steps_arg("up", args, settings))
     if command == "down":
@@ -220,20 +224,43 @@ def _plan(request: Request, state: State, settings: Settings) -> list[Step]:
             and ts_of(target) < ts_of(state.current)
         ):
             raise ConfigError(
-                f"{target} is older than the current version {state.current}; use "
-                f"'colmig down -version {target}' or 'colmig goto {target}'"
+                f"{target} is older than the current version {state.current}: reaching it "
+                f"means going down, and an explicit up never reverts anything. Use "
+                f"'colmig down -version {target}' (or -version {target} without -direction)"
             )
         return steps
     if request.operation == "down":
         if target is not None and ts_of(target) not in state.applied_by_ts:
+            newer = state.current is None or ts_of(target) > ts_of(state.current)
+            why = (
+                f"it is newer than the current version {state.current or 'none'}: reaching it "
+                f"means going up, and an explicit down never applies anything. Use "
+                f"'colmig up -version {target}' (or -version {target} without -direction)"
+                if newer
+                else f"it is not applied, so the schema cannot go down to it; use 'colmig goto "
+                f"{target}' to apply it and revert what follows"
+            )
             raise ConfigError(
-                f"{target} is not applied, so the schema cannot go down to it; "
-                f"applied: {', '.join(a.version for a in state.applied) or 'none'}"
+                f"cannot go down to {target}: {why}; applied: "
+                f"{', '.join(a.version for a in state.applied) or 'none'}"
             )
         if target is None and not to_zero:  # -steps N: the newest N
+            _check_down_steps(state, request.steps)
             return plan_down(state, request.steps, None, directory, to_zero=True)
         return plan_down(state, request.steps, target, directory, to_zero=to_zero)
     return plan_goto(state, target, request.steps, directory)
+
+
+def _check_down_steps(state: State, steps: int | None) -> None:
+    """``down -steps N`` with fewer than N (but some) applied is refused: reverting everything
+    must be asked for by name (-version 0), never reached by an oversized count."""
+    applied = len(state.applied)
+    if steps is not None and 0 < applied < steps:
+        raise ConfigError(
+            f"down -steps {steps}: only {applied} migration{'s' * (applied != 1)} "
+            f"{'are' if applied != 1 else 'is'} applied; nothing was reverted. Use -steps "
+            f"{applied} or -version 0 to revert all of them"
+        )
 
 
 def _end_version(state: State, steps: list[Step]) -> str | None:
@@ -282,6 +309,7 @@ def _mutate(request: Request, settings: Settings) -> int:
             rollback_on_error=settings.rollback_on_error,
             applied=[a.version for a in state.applied],
         )
+        runner.prepare(steps)
         try:
             runner.run(steps, outcome)
         finally:
@@ -415,6 +443,7 @@ def _dry_run(request: Request, target: SchemaTarget, settings: Settings, info: A
         flush=True,
     )
     runner = Runner(target, settings.migrations_table)
+    runner.prepare(steps)
     for i, step in enumerate(steps, 1):
         path = step.migration.up_path if step.direction == "up" else step.migration.down_path
         print(f"  {i}. {step.direction:<4} {step.version}  ({path})", flush=True)

@@ -267,9 +267,32 @@ class Runner:
         self.table = table
         self.rollback_on_error = rollback_on_error
         self.out = out or (lambda line: print(line, flush=True))
+        self._prepared: dict[tuple[str, str], tuple[Path, list[Statement]]] = {}
+
+    def prepare(self, steps: Sequence[Step]) -> None:
+        """Read and split every file of the plan before the first step runs, so a plan that
+        cannot run to its end (a missing down file, an unreadable file, a refused statement)
+        is refused whole instead of stopping half-way; every problem is named at once."""
+        problems: list[str] = []
+        for step in steps:
+            try:
+                self._prepared[(step.direction, step.version)] = self._read(step)
+            except ConfigError as exc:
+                problems.append(exc.message)
+        if len(problems) == 1:
+            raise ConfigError(f"{problems[0]}; nothing was run")
+        if problems:
+            raise ConfigError(
+                f"{len(problems)} migrations of this plan cannot run, so nothing was run: "
+                + "; ".join(problems)
+            )
 
     def statements(self, step: Step) -> tuple[Path, list[Statement]]:
         """The file a step runs and its statements, checked for transaction control."""
+        prepared = self._prepared.get((step.direction, step.version))
+        return prepared if prepared is not None else self._read(step)
+
+    def _read(self, step: Step) -> tuple[Path, list[Statement]]:
         m = step.migration
         if step.direction == "up":
             path, sql = m.up_path, m.read_up()
