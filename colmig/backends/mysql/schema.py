@@ -239,7 +239,12 @@ class MysqlSchemaTarget(SchemaTarget):
         record: Mapping[str, Any] | None,
         remove_version: str | None,
         migrations_table: str,
+        *,
+        in_transaction: bool = True,
     ) -> None:
+        # MySQL commits each DDL statement anyway: every file already runs the way a
+        # '-- colmig:no-transaction' file does (dirty row first, cleaned after the last).
+        del in_transaction
         table = q(migrations_table)
         row = tracking_row({**record, "dirty": True}, 0) if record is not None else None
         try:

@@ -21,11 +21,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from colmig.backends.mysql.errors import error_class
+from colmig.backends.mysql.fit import fit_batch
 from colmig.backends.mysql.typemap import check_compatible, create_table_sql
-from colmig.backends.sql_common import LEDGER_TABLE, quote_ident, sql_string, stats_kind
+from colmig.backends.sql_common import LEDGER_TABLE, quote_ident, stats_kind
 from colmig.backends.sql_writer import SqlWriter
+from colmig.backends.target_fit import Position
 from colmig.config import Settings
-from colmig.errors import TargetError
+from colmig.errors import ColmigError, TargetError
 from colmig.urls import URL
 
 #: Server errors meaning "local infile is disabled" (client or server side).
@@ -97,6 +100,8 @@ class MysqlWriter(SqlWriter):
     def __init__(self, url: URL, settings: Settings) -> None:
         super().__init__(url, settings)
         self._infile_ok = url.query.get("local_infile", "1") not in {"0", "false"}
+        #: information_schema rows of each table loaded, for fitting values to its columns.
+        self._columns: dict[str, dict[str, tuple[Any, ...]]] = {}
 
     def _connect(self) -> Any:
         return connect(self.url)
@@ -105,7 +110,11 @@ class MysqlWriter(SqlWriter):
         return quote_ident(name, "`")
 
     def literal(self, value: str) -> str:
-        return sql_string(value, backslash_escapes=True)
+        # The driver's quoting follows the session (NO_BACKSLASH_ESCAPES included).
+        return str(self.conn.escape(value))
+
+    def _error_class(self, exc: BaseException) -> type[ColmigError]:
+        return error_class(exc)
 
     def _ensure_ledger(self, cur: Any) -> None:
         cur.execute(
@@ -118,7 +127,8 @@ class MysqlWriter(SqlWriter):
     def _table_exists(self, cur: Any, table: str) -> bool:
         cur.execute(
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()"
-            f" AND table_name = {self.literal(table)}"
+            " AND table_name = %s",
+            (table,),
         )
         return bool(cur.fetchall()[0][0])
 
@@ -127,11 +137,13 @@ class MysqlWriter(SqlWriter):
             return None
         cur.execute(
             "SELECT column_name, data_type, column_type, is_nullable = 'YES', column_default IS"
-            " NOT NULL OR extra LIKE '%auto_increment%', column_comment FROM"
-            " information_schema.columns WHERE table_schema = DATABASE() AND table_name ="
-            f" {self.literal(table)} ORDER BY ordinal_position"
+            " NOT NULL OR extra LIKE %s, column_comment FROM information_schema.columns WHERE"
+            " table_schema = DATABASE() AND table_name = %s ORDER BY ordinal_position",
+            ("%auto_increment%", table),
         )
-        return check_compatible(schema, [tuple(r) for r in cur.fetchall()], table)
+        rows = [tuple(r) for r in cur.fetchall()]
+        self._columns[table] = {str(r[0]): r for r in rows}
+        return check_compatible(schema, rows, table)
 
     def _create_table(self, cur: Any, table: str, schema: pa.Schema, keys: list[str]) -> pa.Schema:
         cur.execute(create_table_sql(table, schema, keys, self.quote))
@@ -140,7 +152,11 @@ class MysqlWriter(SqlWriter):
     def _load(
         self, cur: Any, table: str, batches: Iterator[pa.RecordBatch], schema: pa.Schema
     ) -> None:
-        for batch in batches:
+        where = Position(table)
+        columns = self._columns.get(table, {})
+        for raw in batches:
+            batch = fit_batch(raw, columns, where)
+            where.offset += raw.num_rows
             if self._infile_ok:
                 try:
                     self._load_infile(cur, table, batch)
@@ -199,14 +215,46 @@ class MysqlWriter(SqlWriter):
             os.unlink(path)
 
     def _load_inserts(self, cur: Any, table: str, batch: pa.RecordBatch) -> None:
-        names = ", ".join(self.quote(n) for n in batch.schema.names)
+        # With parameters pymysql %-formats the statement: a % in a name must be doubled.
+        names = ", ".join(self.quote(n) for n in batch.schema.names).replace("%", "%%")
         marks = ", ".join(["%s"] * batch.num_columns)
         columns = [_python_values(c) for c in batch.columns]
         rows = list(zip(*columns, strict=True))
-        cur.executemany(f"INSERT INTO {self.quote(table)} ({names}) VALUES ({marks})", rows)
+        into = self.quote(table).replace("%", "%%")
+        cur.executemany(f"INSERT INTO {into} ({names}) VALUES ({marks})", rows)
 
     def _create_temp_like(self, cur: Any, temp: str, table: str) -> None:
         cur.execute(f"CREATE TEMPORARY TABLE {self.quote(temp)} LIKE {self.quote(table)}")
+        self._columns[temp] = self._columns.get(table, {})
+
+    def _merge(self, cur: Any, target: str, source: str, columns: list[str]) -> None:
+        """ON DUPLICATE KEY UPDATE where the table's unique keys are exactly -key; otherwise a
+        delete of the matching rows and an insert, in the partition's transaction."""
+        keys = self._keys()
+        if self._unique_on(cur, target, keys):
+            cur.execute(self._merge_sql(target, source, columns, keys))
+            return
+        q = self.quote
+        match = " AND ".join(f"t.{q(k)} <=> s.{q(k)}" for k in keys)
+        key_list = ", ".join(q(k) for k in keys)
+        cur.execute(
+            f"DELETE t FROM {q(target)} AS t INNER JOIN (SELECT DISTINCT {key_list} FROM"
+            f" {q(source)}) AS s ON {match}"
+        )
+        names = ", ".join(q(c) for c in columns)
+        cur.execute(f"INSERT INTO {q(target)} ({names}) SELECT {names} FROM {q(source)}")
+
+    def _unique_on(self, cur: Any, table: str, keys: list[str]) -> bool:
+        """True when ``table`` has a unique index and every one is on exactly ``keys``."""
+        cur.execute(
+            "SELECT index_name, column_name FROM information_schema.statistics WHERE"
+            " table_schema = DATABASE() AND table_name = %s AND non_unique = 0",
+            (table,),
+        )
+        indexes: dict[str, set[str]] = {}
+        for index, column in cur.fetchall():
+            indexes.setdefault(str(index), set()).add(str(column))
+        return bool(indexes) and all(cols == set(keys) for cols in indexes.values())
 
     def _drop_temp(self, cur: Any, temp: str) -> None:
         cur.execute(f"DROP TEMPORARY TABLE IF EXISTS {self.quote(temp)}")
@@ -247,7 +295,9 @@ def mysql_checksum_expr(col: str, kind: str) -> str:
     if kind in ("timestamp", "date"):
         return f"CAST(SUM(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {col})) AS CHAR)"
     if kind == "time":
-        return f"CAST(SUM(TIME_TO_SEC({col}) * 1000000 + MICROSECOND({col})) AS CHAR)"
+        # TIME_TO_SEC keeps the fraction on MariaDB and drops it on MySQL: whole parts only.
+        seconds = f"HOUR({col}) * 3600 + MINUTE({col}) * 60 + SECOND({col})"
+        return f"CAST(SUM(({seconds}) * 1000000 + MICROSECOND({col})) AS CHAR)"
     if kind in ("hash", "hash_bytes"):
         return f"CAST(SUM(CAST(CONV(SUBSTR(MD5({col}), 1, 15), 16, 10) AS UNSIGNED)) AS CHAR)"
     return "NULL"
