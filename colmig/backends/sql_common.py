@@ -13,7 +13,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -296,7 +296,7 @@ def canonical_decimal(value: Any) -> str:
     number = Decimal(str(value))
     if number == number.to_integral_value():
         return str(int(number))
-    text = format(number.normalize(), "f")
+    text = format(number.normalize(Context(prec=400)), "f")  # the default rounds at 28 digits
     return text
 
 

@@ -12,7 +12,11 @@ backends) must produce the same text for the same multiset of values:
   60-bit integer (a multiset hash).
 
 Sums are additive, so statistics of batches add up to those of the partition, and those of
-partitions to those of the table.
+partitions to those of the table. Decimal sums are exact at any size (summed from the 32-bit
+words of Arrow's storage, never in a 38-digit accumulator); float16 sums as float32.
+
+A column whose checksum cannot be computed gets ``checksum = "unavailable: why"`` instead of
+an exception: ``-validate`` names it as not checked, and the rows stay committed.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -31,6 +36,10 @@ from colmig.backends.base import ColumnStats
 from colmig.backends.sql_common import canonical_decimal, canonical_float, stats_kind
 
 FLOAT_RELATIVE_TOLERANCE = 1e-9
+#: Prefix of the checksum of a column whose statistics could not be computed.
+UNAVAILABLE = "unavailable"
+#: Decimal arithmetic with room for any sum (the default context rounds to 28 digits).
+EXACT = Context(prec=400)
 #: One DuckDB query per this many rows: per-batch queries would cost more than the sums.
 FOLD_ROWS = 131_072
 
@@ -67,6 +76,38 @@ class _Sum:
     nulls: int = 0
     exact: Decimal = Decimal(0)
     floating: float = 0.0
+    unavailable: str = ""
+
+
+def _decimal_sum(column: pa.ChunkedArray) -> Decimal:
+    """The exact sum of a decimal column, from the 32-bit words of its two's complement
+    storage: each word column sums in int64 without overflow, so any row count up to 2**31
+    per chunk and any precision (decimal128 and decimal256) is exact."""
+    scale = column.type.scale  # type: ignore[attr-defined]
+    width = column.type.byte_width  # type: ignore[attr-defined]
+    words_per_value = width // 4
+    total = 0
+    for chunk in column.chunks:
+        if len(chunk) == chunk.null_count:
+            continue
+        words = np.frombuffer(
+            chunk.buffers()[1],
+            dtype=np.uint32,
+            count=len(chunk) * words_per_value,
+            offset=chunk.offset * width,
+        ).reshape(-1, words_per_value)
+        if chunk.null_count:
+            words = words[np.asarray(chunk.is_valid())]
+        for index in range(words_per_value - 1):
+            total += int(words[:, index].sum(dtype=np.int64)) << (32 * index)
+        top = words[:, -1].view(np.int32).sum(dtype=np.int64)
+        total += int(top) << (32 * (words_per_value - 1))
+    return Decimal(total).scaleb(-scale, EXACT)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
 
 
 class StatsAccumulator:
@@ -99,11 +140,41 @@ class StatsAccumulator:
         table = pa.concat_tables(self._pending)
         self._pending = []
         self._pending_rows = 0
+        in_duckdb = []
+        for name, kind in self.kinds.items():
+            acc = self.sums[name]
+            if acc.unavailable:
+                continue
+            column = table.column(name)
+            if kind == "exact" and pa.types.is_decimal(column.type):
+                try:
+                    acc.nulls += column.null_count
+                    acc.exact = EXACT.add(acc.exact, _decimal_sum(column))
+                except (pa.ArrowException, ValueError) as exc:
+                    acc.unavailable = f"{type(exc).__name__}: {_first_line(exc)}"
+                continue
+            in_duckdb.append(name)
+        try:
+            self._fold_duckdb(table, in_duckdb)
+        except Exception:
+            # One column DuckDB cannot sum must not cost the others their checksums.
+            for name in in_duckdb:
+                try:
+                    self._fold_duckdb(table, [name])
+                except Exception as exc:
+                    self.sums[name].unavailable = f"{type(exc).__name__}: {_first_line(exc)}"
+
+    def _fold_duckdb(self, table: pa.Table, names: list[str]) -> None:
+        if not names:
+            return
         columns, selects = {}, []
-        for index, (name, kind) in enumerate(self.kinds.items()):
+        for index, name in enumerate(names):
+            kind = self.kinds[name]
             column = table.column(name)
             if kind in ("timestamp", "date", "time"):
                 column = _as_micros(column, kind)
+            elif pa.types.is_float16(column.type):
+                column = column.cast(pa.float32())  # DuckDB has no half float
             alias = f"c{index}"
             columns[alias] = column
             selects.append(f"COUNT(*) - COUNT({alias})")
@@ -117,17 +188,16 @@ class StatsAccumulator:
             self._db = duckdb.connect()
         row = self._db.execute(f"SELECT {', '.join(selects)} FROM frame").fetchone()
         assert row is not None
-        for index, (name, kind) in enumerate(self.kinds.items()):
+        for index, name in enumerate(names):
             nulls, total = row[2 * index], row[2 * index + 1]
             acc = self.sums[name]
-            acc.count += table.num_rows
             acc.nulls += int(nulls)
             if total is None:
                 continue
-            if kind == "float":
+            if self.kinds[name] == "float":
                 acc.floating += float(total)
             else:
-                acc.exact += Decimal(str(total))
+                acc.exact = EXACT.add(acc.exact, Decimal(str(total)))
 
     def result(self) -> dict[str, ColumnStats]:
         """The statistics of everything added so far."""
@@ -136,7 +206,9 @@ class StatsAccumulator:
         for name, kind in self.kinds.items():
             acc = self.sums[name]
             count = self.rows
-            if kind == "float":
+            if acc.unavailable:
+                out[name] = ColumnStats(count, acc.nulls, f"{UNAVAILABLE}: {acc.unavailable}")
+            elif kind == "float":
                 out[name] = ColumnStats(count, acc.nulls, canonical_float(acc.floating), True)
             else:
                 out[name] = ColumnStats(count, acc.nulls, canonical_decimal(acc.exact))
@@ -161,10 +233,12 @@ def add_stats(a: Mapping[str, ColumnStats], b: Mapping[str, ColumnStats]) -> dic
         if left is None:
             out[name] = right
             continue
-        if left.approximate or right.approximate:
+        if is_unavailable(left) or is_unavailable(right):
+            total = left.checksum if is_unavailable(left) else right.checksum
+        elif left.approximate or right.approximate:
             total = canonical_float(float(left.checksum) + float(right.checksum))
         else:
-            total = canonical_decimal(Decimal(left.checksum) + Decimal(right.checksum))
+            total = canonical_decimal(EXACT.add(Decimal(left.checksum), Decimal(right.checksum)))
         out[name] = ColumnStats(
             left.count + right.count,
             left.nulls + right.nulls,
@@ -201,10 +275,27 @@ def compare(
         if got is None:
             out.append(Mismatch(partition, name, "column", "present", "missing"))
             continue
+        if is_unavailable(want) or is_unavailable(got):
+            continue  # named by unchecked(), never a mismatch
         if want.nulls != got.nulls:
             out.append(Mismatch(partition, name, "nulls", str(want.nulls), str(got.nulls)))
         if not _same_sum(want, got):
             out.append(Mismatch(partition, name, "checksum", want.checksum, got.checksum))
+    return out
+
+
+def is_unavailable(stats: ColumnStats) -> bool:
+    """True when the column's checksum could not be computed (see the module doc)."""
+    return stats.checksum.startswith(UNAVAILABLE)
+
+
+def unchecked(*sides: Mapping[str, ColumnStats]) -> dict[str, str]:
+    """Columns whose checksum could not be computed on some side, with the reason."""
+    out: dict[str, str] = {}
+    for stats in sides:
+        for name, value in stats.items():
+            if is_unavailable(value) and name not in out:
+                out[name] = value.checksum.split(":", 1)[-1].strip() or "unknown reason"
     return out
 
 

@@ -37,6 +37,7 @@ from colmig.errors import (
     ConfigError,
     LockTimeoutError,
     PartialFailureError,
+    ValidationError,
 )
 from colmig.registry import open_reader, open_writer
 from colmig.urls import parse, redact, redact_secrets
@@ -396,16 +397,28 @@ def _run_with(sub: SubJob, run_id: str, started: float, executor: Any, queue: An
                 return _recompute(prepared, partition)
 
             additive = s.write_mode != "upsert"
-            verdict = validate(
-                writer,
-                job,
-                prepared.output_schema,
-                prepared.partitions,
-                expected,
-                stats_from_json(baseline) if baseline else None,
-                additive,
-            )
-            print(verdict + ": OK")
+            try:
+                verdict = validate(
+                    writer,
+                    job,
+                    prepared.output_schema,
+                    prepared.partitions,
+                    expected,
+                    stats_from_json(baseline) if baseline else None,
+                    additive,
+                    _independent(prepared),
+                )
+            except ValidationError:
+                raise
+            except Exception as exc:  # the rows are committed whatever failed here
+                log.warning("-validate could not be computed: %s", redact_secrets(str(exc)))
+                verdict = (
+                    "not validated (the statistics could not be computed; the rows above"
+                    " are committed)"
+                )
+                print(verdict)
+            else:
+                print(verdict + ": OK")
     ledger.close()
     reader.close()
     writer.close()
@@ -536,6 +549,32 @@ def _raise_failures(failures: dict[str, PartitionResult]) -> None:
         error = type(first)(message)
         raise error
     raise PartialFailureError(message)
+
+
+def _independent(prepared: Prepared) -> Any:
+    """The source recomputed without colmig's reader, or None (saying why)."""
+    from colmig.engine.source_check import NotAvailable, independent_source
+
+    s = prepared.sub.settings
+    if s.on_error != "fail":
+        log.warning(
+            "validate: the source is not re-read independently under -on-error %s"
+            " (rows set aside by the reader are not in the target)",
+            s.on_error,
+        )
+        return None
+    try:
+        return independent_source(
+            prepared.reader, prepared.input_schema, prepared.output_schema, prepared.compiled
+        )
+    except NotAvailable as exc:
+        log.warning("validate: the source is not re-read independently: %s", exc)
+    except Exception as exc:  # a second reader's failure is not the run's
+        log.warning(
+            "validate: the independent read of the source failed: %s",
+            redact_secrets(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)),
+        )
+    return None
 
 
 def _recompute(prepared: Prepared, partition: Partition) -> tuple[int, dict[str, Any]]:

@@ -247,3 +247,53 @@ def test_float32_equal_to_postgresql_real(pg_url: str) -> None:
     arrow = table_stats([table], table.schema)
     pg = _pg_stats(pg_url, table, {"f32": "real"})
     assert compare("f32", table.num_rows, arrow, table.num_rows, pg) == []
+
+
+def test_decimal_sums_are_exact_past_38_digits() -> None:
+    nines = "9" * 38
+    table = pa.table(
+        {
+            "d38": pa.array([nines, nines, None, "-" + nines, nines]).cast(pa.decimal128(38, 0)),
+            "frac": pa.array(["0." + "9" * 38] * 3 + [None, "-0." + "0" * 37 + "1"]).cast(
+                pa.decimal128(38, 38)
+            ),
+            "d76": pa.array([str(10**75)] * 4 + ["-1"]).cast(pa.decimal256(76, 0)),
+        }
+    )
+    pieces = StatsAccumulator(table.schema)
+    for batch in table.to_batches(max_chunksize=2):
+        pieces.add(batch)
+    stats = pieces.result()
+    assert stats["d38"] == ColumnStats(5, 1, str(2 * int(nines)))
+    assert stats["frac"].checksum == "2." + "9" * 37 + "6"  # 3 * (1 - 1e-38) - 1e-38
+    assert stats["d76"].checksum == str(4 * 10**75 - 1)
+    left, right = table.slice(0, 2), table.slice(2)
+    added = add_stats(table_stats([left], table.schema), table_stats([right], table.schema))
+    assert added == stats
+
+
+def test_float16_sums_as_float32() -> None:
+    values = np.array([1.5, -2.0, 0.0009765625, 65504.0], np.float16)
+    half = pa.table({"f": pa.array(values)})
+    single = pa.table({"f": pa.array(values.astype(np.float32))})
+    assert table_stats([half], half.schema) == table_stats([single], single.schema)
+
+
+def test_a_column_without_a_checksum_is_named_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    from colmig.engine import checksums
+
+    table = _typed_table()
+    real = checksums._aggregate_sql
+    monkeypatch.setattr(
+        checksums,
+        "_aggregate_sql",
+        lambda name, kind: "no_such_function(1)" if kind == "bool" else real(name, kind),
+    )
+    stats = table_stats([table], table.schema)
+    assert checksums.is_unavailable(stats["flag"])
+    assert list(checksums.unchecked(stats)) == ["flag"]
+    others = {k: v for k, v in stats.items() if k != "flag"}
+    monkeypatch.setattr(checksums, "_aggregate_sql", real)
+    good = table_stats([table], table.schema)
+    assert others == {k: v for k, v in good.items() if k != "flag"}
+    assert compare("p", 5, stats, 5, good) == []  # not a mismatch: named by unchecked()

@@ -1,0 +1,207 @@
+"""The source side of ``-validate``, recomputed without colmig's read path.
+
+Files are read again by DuckDB's own readers (read_csv, read_json, read_parquet with
+union_by_name and whole-input type detection), streamed as Arrow batches, cast to the job's
+input types, passed through the same compiled transformation when there is one, and summed
+with the canonical checksums. Database tables are summed by SQL aggregates in the source
+database. Neither touches colmig's readers, so a reader that drops a late key or a last row
+shows up as a mismatch against the target.
+
+Everything here is bounded in memory: DuckDB streams the files, databases aggregate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import pyarrow as pa
+
+from colmig.backends.base import ColumnStats, Reader
+from colmig.backends.sql_common import stats_kind
+from colmig.engine.checksums import StatsAccumulator
+from colmig.engine.validate import IndependentSource
+
+log = logging.getLogger("colmig")
+
+#: Rows per Arrow batch DuckDB hands over.
+BATCH_ROWS = 65_536
+#: Compressions DuckDB's readers open themselves.
+_DUCKDB_COMPRESSIONS = {None, "gzip", "zstd"}
+
+
+class NotAvailable(Exception):
+    """The source cannot be recomputed independently (the reason is the message)."""
+
+
+def independent_source(
+    reader: Reader, input_schema: pa.Schema, output_schema: pa.Schema, compiled: Any | None
+) -> IndependentSource:
+    """Whole-source statistics in ``output_schema`` terms; raises NotAvailable with a reason."""
+    if hasattr(reader, "files") and hasattr(reader, "csv"):
+        return _files(reader, input_schema, output_schema, compiled)
+    if hasattr(reader, "choices") and hasattr(reader, "_fetch_one"):
+        if compiled is not None:
+            raise NotAvailable("a transformation over a database source is not re-run in SQL")
+        return _database(reader, output_schema)
+    raise NotAvailable(f"no independent reader for {reader.describe()}")
+
+
+# --- files --------------------------------------------------------------------------------------
+
+
+def _files(
+    reader: Any, input_schema: pa.Schema, output_schema: pa.Schema, compiled: Any | None
+) -> IndependentSource:
+    import duckdb
+
+    files = reader.files()
+    formats = {f.format for f in files}
+    if len(formats) != 1:
+        raise NotAvailable(f"the source mixes formats ({', '.join(sorted(formats))})")
+    fmt = formats.pop()
+    bad = sorted({str(f.compression) for f in files} - {str(c) for c in _DUCKDB_COMPRESSIONS})
+    if bad:
+        raise NotAvailable(f"DuckDB cannot read {', '.join(bad)}-compressed {fmt} files")
+    if fmt == "parquet" and any(f.compression for f in files):
+        raise NotAvailable("compressed Parquet files")
+    con = duckdb.connect()
+    paths = _paths(con, reader.fs, [f.path for f in files])
+    hive = any(f.hive for f in files)
+    function, how = _reader_sql(fmt, paths, reader.csv, hive)
+    columns = _duckdb_columns(con, function)
+    extra = [c for c in columns if c not in input_schema.names]
+    names = [n for n in input_schema.names if n in columns]
+    unchecked: dict[str, str] = {}
+    for name in input_schema.names:
+        if name not in columns:
+            unchecked[name] = f"{how} does not see this column"
+    select = ", ".join(_quote(n) for n in names) or "1 AS colmig_none"
+    stream = con.sql(f"SELECT {select} FROM {function}").to_arrow_reader(BATCH_ROWS)
+    acc = StatsAccumulator(output_schema)
+    for batch in stream:
+        table = _conform(batch, input_schema, unchecked, how)
+        if compiled is not None:
+            table, _rejects = compiled.apply(table)
+        acc.add(table)
+    con.close()
+    stats = acc.result()
+    if compiled is not None:
+        # Which output column a broken input column feeds is the transformation's business:
+        # with a transformation, an input column that could not be read makes no output column
+        # trustworthy, so say so instead of comparing.
+        if unchecked:
+            raise NotAvailable("; ".join(f"{name}: {reason}" for name, reason in unchecked.items()))
+    else:
+        for name in extra:
+            # A key the source holds and colmig's schema lacks: its values were never written.
+            stats[name] = ColumnStats(acc.rows, 0, "present in the source")
+    return IndependentSource(how, acc.rows, stats, unchecked)
+
+
+def _paths(con: Any, fs: Any, paths: list[str]) -> list[str]:
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    if protocol in ("file", "local"):
+        return [p if os.path.isabs(p) else os.path.abspath(p) for p in paths]
+    con.register_filesystem(fs)
+    return [f"{protocol}://{p}" for p in paths]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _reader_sql(fmt: str, paths: list[str], csv: Any, hive: bool) -> tuple[str, str]:
+    files = "[" + ", ".join(_literal(p) for p in paths) + "]"
+    common = f"union_by_name = true, hive_partitioning = {str(hive).lower()}"
+    if fmt == "parquet":
+        return f"read_parquet({files}, {common})", "DuckDB read_parquet"
+    if fmt in ("csv", "tsv"):
+        delimiter = csv.delimiter or ("\t" if fmt == "tsv" else ",")
+        if delimiter in ("\\t", "tab"):
+            delimiter = "\t"
+        nulls = "[" + ", ".join(_literal(v) for v in ("", *(csv.null_values or ()))) + "]"
+        options = (
+            f"delim = {_literal(delimiter)}, header = {str(bool(csv.header)).lower()},"
+            f" nullstr = {nulls}, allow_quoted_nulls = false, sample_size = -1, {common}"
+        )
+        if csv.timestamp_format:
+            options += f", timestampformat = {_literal(csv.timestamp_format)}"
+        return f"read_csv({files}, {options})", "DuckDB read_csv"
+    if fmt in ("jsonl", "json"):
+        layout = "newline_delimited" if fmt == "jsonl" else "auto"
+        options = f"format = {_literal(layout)}, sample_size = -1, {common}"
+        return f"read_json({files}, {options})", "DuckDB read_json"
+    raise NotAvailable(f"DuckDB has no reader for {fmt} files here")
+
+
+def _duckdb_columns(con: Any, function: str) -> list[str]:
+    return [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {function}").fetchall()]
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _conform(
+    batch: pa.RecordBatch, schema: pa.Schema, unchecked: dict[str, str], how: str
+) -> pa.Table:
+    """DuckDB's columns in the job's input types (exact casts only); a column DuckDB reads as
+    something that does not cast exactly is named as not checked, never compared."""
+    arrays = []
+    for field in schema:
+        if field.name in unchecked or field.name not in batch.schema.names:
+            arrays.append(pa.nulls(batch.num_rows, field.type))
+            continue
+        column = batch.column(batch.schema.get_field_index(field.name))
+        if not column.type.equals(field.type):
+            try:
+                column = column.cast(field.type, safe=True)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                unchecked[field.name] = f"{how} reads it as {column.type}, not {field.type}"
+                column = pa.nulls(batch.num_rows, field.type)
+        arrays.append(column)
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+# --- databases ----------------------------------------------------------------------------------
+
+
+def _database(reader: Any, schema: pa.Schema) -> IndependentSource:
+    choices = reader.choices
+    if len(choices) != 1:
+        raise NotAvailable("several source tables")
+    expr = _checksum_function(reader.dialect)
+    parts = ["COUNT(*)"]
+    kinds = []
+    for field in schema:
+        kind = stats_kind(field.type)
+        if kind == "none":
+            continue
+        col = reader.quote(field.name)
+        parts += [f"COUNT(*) - COUNT({col})", expr(col, kind, field.type)]
+        kinds.append((field.name, kind))
+    sql = f"SELECT {', '.join(parts)} FROM {reader._from(choices[0])}"
+    row = reader._fetch_one(sql)
+    from colmig.backends.sql_writer import stats_from_row
+
+    chosen = pa.schema([schema.field(name) for name, _ in kinds])
+    stats = stats_from_row(chosen, row)
+    return IndependentSource(f"SQL aggregates in the {reader.dialect} source", int(row[0]), stats)
+
+
+def _checksum_function(dialect: str) -> Any:
+    if dialect == "postgres":
+        from colmig.backends.postgres.writer import pg_checksum_expr
+
+        return lambda col, kind, _t: pg_checksum_expr(col, kind)
+    if dialect == "mysql":
+        from colmig.backends.mysql.writer import mysql_checksum_expr
+
+        return lambda col, kind, _t: mysql_checksum_expr(col, kind)
+    if dialect == "duckdb":
+        from colmig.backends.duckdb.typemap import checksum_expr
+
+        return checksum_expr
+    raise NotAvailable(f"no checksum SQL for a {dialect} source")

@@ -1,0 +1,124 @@
+"""-validate re-reads the source without colmig's reader: a reader broken on purpose (in the
+CLI's own processes, through a sitecustomize the test puts on PYTHONPATH) loses rows or a
+column, the target agrees with the broken reader, and -validate still says exit 6, naming
+the column."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+#: Patches colmig's files reader in every process of the run (coordinator and workers).
+BREAK_READER = """
+import os
+
+_how = os.environ.get("COLMIG_TEST_BREAK_READER")
+if _how:
+    import pyarrow as pa
+    from colmig.backends.files import reader as _reader
+
+    _read = _reader.FileReader.read
+    _schema = _reader.FileReader.schema
+
+    def read(self, partition, batch_rows):
+        batches = list(_read(self, partition, batch_rows))
+        if _how == "drop-last-row" and batches:
+            last = batches[-1]
+            batches[-1] = last.slice(0, last.num_rows - 1)
+        if _how == "drop-column":
+            batches = [b.drop_columns(["late"]) if "late" in b.schema.names else b for b in batches]
+        yield from batches
+
+    def schema(self):
+        full = _schema(self)
+        if _how == "drop-column" and "late" in full.names:
+            return full.remove(full.get_field_index("late"))
+        return full
+
+    _reader.FileReader.read = read
+    _reader.FileReader.schema = schema
+"""
+
+
+def _broken_env(tmp_path: Path, how: str) -> dict[str, str | None]:
+    hooks = tmp_path / "hooks"
+    hooks.mkdir(exist_ok=True)
+    (hooks / "sitecustomize.py").write_text(textwrap.dedent(BREAK_READER))
+    return {
+        "PYTHONPATH": os.pathsep.join([str(hooks), str(REPO_ROOT)]),
+        "COLMIG_TEST_BREAK_READER": how,
+    }
+
+
+def _csv(path: Path, rows: int) -> None:
+    with path.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["id", "name", "value"])
+        for i in range(rows):
+            out.writerow([i, f"sensor-{i % 7}", f"{i * 0.5}"])
+
+
+def _run(run_cli, tmp_path: Path, source: str, target: str, env=None):  # type: ignore[no-untyped-def]
+    return run_cli(
+        "-mode", "data", "-source", source, "-target", target, "-validate", "-progress", "none",
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("target", ["parquet", "duckdb"])
+def test_a_reader_that_drops_the_last_row_fails_validation(run_cli, tmp_path: Path, target):  # type: ignore[no-untyped-def]
+    _csv(tmp_path / "readings.csv", 500)
+    url = "file://./out" if target == "parquet" else f"duckdb://{tmp_path / 't.duckdb'}"
+    env = _broken_env(tmp_path, "drop-last-row")
+    broken = _run(run_cli, tmp_path, "file://./readings.csv", url, env)
+    assert broken.returncode == 6, broken.stdout + broken.stderr
+    assert "499 rows written" in broken.stdout  # the summary says what is committed
+    assert "DuckDB read_csv" in broken.stderr
+    assert "rows      500 -> 499" in broken.stderr, broken.stderr
+
+
+def test_the_same_run_without_the_break_validates(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _csv(tmp_path / "readings.csv", 500)
+    ok = _run(run_cli, tmp_path, "file://./readings.csv", "file://./out")
+    assert ok.returncode == 0, ok.stderr
+    assert "source recomputed by DuckDB read_csv (500 rows) matches the target: OK" in ok.stdout
+
+
+def test_a_reader_that_drops_a_late_json_key_fails_validation(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with (tmp_path / "events.jsonl").open("w") as handle:
+        for i in range(3000):
+            row = {"id": i, "kind": "tick"}
+            if i >= 2500:
+                row["late"] = i * 3
+            handle.write(json.dumps(row) + "\n")
+    broken = _run(
+        run_cli, tmp_path, "file://./events.jsonl", "file://./out",
+        _broken_env(tmp_path, "drop-column"),
+    )  # fmt: skip
+    assert broken.returncode == 6, broken.stdout + broken.stderr
+    assert "3,000 rows written" in broken.stdout
+    line = next(x for x in broken.stderr.splitlines() if " late " in x)
+    assert "DuckDB read_json" in line and "present -> missing" in line
+
+
+def test_a_duckdb_source_is_checked_by_sql_aggregates(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "src.duckdb"
+    with duckdb.connect(str(source)) as con:
+        con.execute(
+            "CREATE TABLE readings AS SELECT i AS id, 'x' || i AS name, i / 3 AS value"
+            " FROM range(1000) t(i)"
+        )
+    ok = run_cli(
+        "-mode", "data", "-source", f"duckdb://{source}", "-table", "readings",
+        "-target", "file://./out", "-validate", "-progress", "none", cwd=tmp_path,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert "SQL aggregates in the duckdb source (1,000 rows) matches the target: OK" in ok.stdout
