@@ -159,8 +159,11 @@ def dispatch(words: list[str], settings: Settings) -> int:
     return run_schema_command(command, words[1:], settings)
 
 
-class _Terminated(Exception):
-    """SIGTERM arrived (docker stop, a CI timeout, kill PID)."""
+class _Terminated(BaseException):
+    """SIGTERM arrived (docker stop, a CI timeout, kill PID). A BaseException like
+    KeyboardInterrupt, so no ``except Exception`` on the way (a partition's error handling)
+    mistakes it for that partition's failure: the run unwinds, the partition in flight stays
+    uncommitted and unfailed, and a re-run resumes it."""
 
 
 def _on_sigterm(_signum: int, _frame: object) -> None:

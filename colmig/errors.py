@@ -7,6 +7,8 @@ into a message passes through :func:`colmig.urls.redact` first.
 
 from __future__ import annotations
 
+import errno
+import os
 from typing import Any
 
 # Documented in README.md and in `colmig --help` (cli.py); keep the three in step.
@@ -117,3 +119,74 @@ class PartialFailureError(ColmigError):
     """Some partitions failed; the others were committed and a re-run retries only the failed."""
 
     exit_code = EXIT_PARTIAL
+
+
+#: Every exit code with its meaning: the README's "Exit codes" table and ``colmig --help``
+#: say exactly this (tests/hostile/test_exit_codes.py checks the README).
+EXIT_CODE_MEANINGS: dict[int, str] = {
+    EXIT_OK: "success",
+    EXIT_UNEXPECTED: "internal error (a bug)",
+    EXIT_CONFIG: "configuration or usage error",
+    EXIT_CONNECTION: "connection failed",
+    EXIT_SOURCE_DATA: "bad source data",
+    EXIT_TARGET: "target refused data / SQL failed / cannot write",
+    EXIT_VALIDATION: "validation mismatch",
+    EXIT_MIGRATION_STATE: "migration state (dirty, changed file, lock held)",
+    EXIT_PARTIAL: "some partitions failed; the rest are committed",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+    EXIT_TERMINATED: "terminated (SIGTERM)",
+}
+
+#: errno values that mean "the target cannot take what is written", whatever the storage
+#: library wrapped them in: disk full, quota, file too large, read-only file system, no
+#: permission, a name or path too long, a directory where a file goes or the reverse.
+_TARGET_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in (
+        "ENOSPC",
+        "EDQUOT",
+        "EFBIG",
+        "EROFS",
+        "EACCES",
+        "EPERM",
+        "ENAMETOOLONG",
+        "EISDIR",
+        "ENOTDIR",
+        "EEXIST",
+        "ELOOP",
+        "EMLINK",
+        "ETXTBSY",
+    )
+    if hasattr(errno, name)
+)
+
+
+def os_error_in(exc: BaseException) -> OSError | None:
+    """The operating-system error (one with an errno) behind ``exc``: itself, or the nearest in
+    its ``__cause__``/``__context__`` chain (kept even by ``raise ... from None``)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno is not None:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def target_write_error(exc: BaseException, where: str) -> ColmigError | None:
+    """A :class:`TargetError` naming the errno text and path when ``exc`` (raised while
+    writing to the target) comes from an OSError that says the target cannot take the data;
+    None when it does not (the backend's own classification stands)."""
+    cause = os_error_in(exc)
+    if cause is None or cause.errno not in _TARGET_ERRNOS:
+        return None
+    name = errno.errorcode.get(cause.errno or 0, "")
+    text = cause.strerror or os.strerror(cause.errno or 0)
+    path = cause.filename if cause.filename is not None else None
+    shown = f": {path}" if path else ""
+    return TargetError(
+        f"{where}: cannot write to the target: {text} ({name}){shown}",
+        errno=name,
+        path=str(path) if path else None,
+    )

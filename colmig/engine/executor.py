@@ -7,8 +7,10 @@ partitions it was running; they are retried on a fresh pool within ``-retries``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
 import threading
@@ -55,7 +57,7 @@ class LocalExecutor:
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=warm,
-            initargs=(self._queue,),
+            initargs=(self._queue, os.getpid()),
         )
 
     def run(
@@ -152,8 +154,21 @@ class LocalExecutor:
                         "a worker process died; restarting the pool for %d partition(s)",
                         len(pending),
                     )
+            except BaseException:
+                # Interrupted (Ctrl-C, SIGTERM) or abandoned by the coordinator: partitions in
+                # flight stop now instead of running to their end unrecorded (a re-run cleans
+                # what they leave), and the queued ones never start.
+                _stop_workers(pool)
+                raise
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        with contextlib.suppress(Exception):
+            process.terminate()
 
 
 @contextmanager

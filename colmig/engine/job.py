@@ -40,7 +40,7 @@ from colmig.errors import (
     ValidationError,
 )
 from colmig.registry import open_reader, open_writer
-from colmig.urls import parse, redact, redact_secrets
+from colmig.urls import canonical, parse, redact, redact_secrets
 
 log = logging.getLogger("colmig")
 
@@ -117,10 +117,12 @@ def _job_id(sub: SubJob) -> str:
     if sub.transformation is not None and s.transform_config:
         digest = hashlib.sha256(Path(s.transform_config).read_bytes()).hexdigest()
         transform = f"{digest}:{sub.transformation.name}"
+    # Canonical URLs: another spelling of the same source or target (file:///x, /x/, ./x;
+    # ?sslmode=...; a default port) is the same job and resumes it.
     parts = [
         s.mode,
-        redact(sub.source),
-        redact(sub.target or ""),
+        canonical(sub.source),
+        canonical(sub.target) if sub.target else "",
         s.table,
         s.source_table,
         s.target_table,
@@ -373,11 +375,11 @@ def _run_with(sub: SubJob, run_id: str, started: float, executor: Any, queue: An
                 f"rolled back: {len(done_this_run)} partition(s) committed by this run were"
                 " removed; the target holds what it held before the run",
             )
-            _raise_failures(failures)
+            _raise_failures(failures, partial=False)
         if failures:
             ledger.finish_run(run_id, "failed", totals.rows_written, seconds)
             print(summary_line(totals, seconds))
-            _raise_failures(failures)
+            _raise_failures(failures, partial=bool(totals.done or totals.skipped_by_resume))
         writer.finalize(job)
         ledger.finish_run(run_id, "success", totals.rows_written, seconds)
         print(
@@ -425,21 +427,32 @@ def _run_with(sub: SubJob, run_id: str, started: float, executor: Any, queue: An
 
 
 def _committed(ledger: Ledger, writer: Writer, job: JobInfo, fresh: bool) -> set[str]:
+    """The partitions really committed in the target: the target's own ledger where it has
+    one (databases), else the run ledger's less those whose output files are gone. What the
+    run ledger recorded but the target lacks is said, and written again."""
     if fresh:
         return set()
+    recorded = ledger.committed(job.job_id)
     own = writer.committed_partitions(job)
     if own is not None:
-        return set(own)
-    committed = ledger.committed(job.job_id)
-    records = ledger.records(job.job_id)
-    gone = writer.missing_outputs(job, {pid: records[pid].outputs for pid in committed})
+        committed = set(own)
+        gone = recorded - committed
+        what = "are not in the target (its table or ledger was dropped or emptied)"
+    else:
+        records = ledger.records(job.job_id)
+        gone = writer.missing_outputs(job, {pid: records[pid].outputs for pid in recorded})
+        committed = recorded - gone
+        what = "lost their output files"
     if gone:
+        labels = sorted(ledger.records(job.job_id)[pid].label for pid in gone)
+        shown = ", ".join(labels[:5]) + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
         log.warning(
-            "%d committed partition(s) lost their output files since the last run;"
-            " writing them again",
+            "%d partition(s) committed by an earlier run %s since; writing them again: %s",
             len(gone),
+            what,
+            shown,
         )
-    return committed - gone
+    return committed
 
 
 def _baseline(
@@ -533,22 +546,24 @@ def _execute(
     return failures
 
 
-def _raise_failures(failures: dict[str, PartitionResult]) -> None:
+def _raise_failures(failures: dict[str, PartitionResult], partial: bool) -> None:
+    """Exit 8 when some partitions failed while others are committed (by this run or an
+    earlier one): the target holds part of the job. When every partition failed, the error's
+    own code (the first failure's when they differ); the message names every cause."""
     errors = [r.error for r in failures.values() if r.error is not None]
     first = errors[0]
-    codes = {e.exit_code for e in errors}
-    if len(errors) == 1:
+    if len(errors) == 1 and not partial:
         raise first
     detail = "\n".join(f"  {redact_secrets(str(e))}" for e in errors[:20])
     more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
-    message = (
-        f"{len(errors)} partition(s) failed (the others are committed; re-running the same"
-        f" command retries only these):\n{detail}{more}"
-    )
-    if len(codes) == 1:
-        error = type(first)(message)
-        raise error
-    raise PartialFailureError(message)
+    if partial:
+        raise PartialFailureError(
+            f"{len(errors)} partition(s) failed; the others are committed and re-running the"
+            f" same command retries only these:\n{detail}{more}"
+        )
+    error = type(first)(f"all {len(errors)} partition(s) failed:\n{detail}{more}")
+    error.exit_code = first.exit_code
+    raise error
 
 
 def _independent(prepared: Prepared) -> Any:

@@ -8,10 +8,12 @@ Everything here is picklable so the same function runs on a Dask worker.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import random
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -25,13 +27,23 @@ from colmig.backends.base import JobInfo, Partition, Reader, Writer
 from colmig.config import Settings
 from colmig.engine.checksums import StatsAccumulator, stats_to_json
 from colmig.engine.rejects import RejectSink
-from colmig.errors import ColmigError, TransientError
+from colmig.errors import (
+    ColmigError,
+    ConnectionFailedError,
+    TransientError,
+    os_error_in,
+    target_write_error,
+)
 from colmig.urls import redact_secrets
 
 log = logging.getLogger("colmig.worker")
 
 PROGRESS_INTERVAL_S = 0.5
 PARENT_POLL_S = 0.5
+#: First retry after about this many seconds (x0.5-1.5 jitter), doubling up to MAX_BACKOFF_S:
+#: with the default 3 retries a partition rides out a server restart of several seconds.
+BACKOFF_S = 1.0
+MAX_BACKOFF_S = 30.0
 #: Rows read and transformed at a time, whatever -batch-size (the rows per batch the target
 #: receives): a vectorized plan's fixed cost per call dominates on small batches.
 BLOCK_ROWS = 65_536
@@ -72,11 +84,27 @@ class PartitionResult:
     error_text: str | None = None
 
 
-def _exit_with_parent() -> None:
-    """End this worker soon after the coordinator dies (SIGTERM, SIGKILL, OOM): an orphaned
-    pool worker would otherwise finish its partition and then wait for work forever, holding
-    the caller's stdout/stderr open. What it leaves half-written is cleaned by the next run."""
-    parent = os.getppid()
+PR_SET_PDEATHSIG = 1
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker as soon as its coordinator ``parent`` dies (SIGTERM, SIGKILL, OOM): an
+    orphaned pool worker would otherwise finish its partition and then wait for work forever,
+    holding the caller's stdout/stderr open. What it leaves half-written is cleaned by the
+    next run.
+
+    On Linux the kernel sends SIGKILL at the parent's death (PR_SET_PDEATHSIG); the parent may
+    have died before that was set (while this process imported), so the pid we were given,
+    not getppid() (already the re-parenting reaper's), is checked right after. Elsewhere a
+    thread polls for re-parenting."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -91,13 +119,13 @@ _BUSY = False
 _CONTEXTS: dict[str, JobContext] = {}
 
 
-def warm(progress_queue: Any | None) -> None:
-    """Pool initializer: keep the progress queue and import the heavy modules once; the job
-    context comes with each task."""
+def warm(progress_queue: Any | None, parent: int) -> None:
+    """Pool initializer: die with the coordinator ``parent``, keep the progress queue and
+    import the heavy modules once; the job context comes with each task."""
     global _QUEUE
+    _exit_with_parent(parent)
     _QUEUE = progress_queue
     os.environ.setdefault("POLARS_MAX_THREADS", "2")
-    _exit_with_parent()
     signal.signal(signal.SIGINT, _on_interrupt)
     import pyarrow.csv
     import pyarrow.parquet  # noqa: F401
@@ -133,19 +161,30 @@ def run_payload(token: str, payload: bytes, partition: Partition) -> PartitionRe
 
 
 def execute(context: JobContext, partition: Partition, attempt_offset: int = 0) -> PartitionResult:
-    """Run one partition to completion or to a final error (never raises a ColmigError)."""
+    """Run one partition to completion or to a final error (never raises a ColmigError).
+
+    A transient error, or a lost connection (the coordinator reached every server when it
+    planned, so a connection failing now is a dropped connection or a restarting server), is
+    retried up to ``-retries`` times with exponential backoff and jitter, reconnecting each
+    time, for at most ``-retry-timeout`` seconds after the partition's first failure."""
+    settings = context.settings
     started = time.monotonic()
     retries = 0
-    attempts = max(0, context.settings.retries) + 1
+    attempts = max(0, settings.retries) + 1
+    deadline: float | None = None
     for attempt in range(attempt_offset, attempts):
         try:
             result = _attempt(context, partition)
             return _replace(result, retries=retries, seconds=time.monotonic() - started)
-        except TransientError as exc:
-            if attempt + 1 >= attempts:
+        except (TransientError, ConnectionFailedError) as exc:
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + max(0.0, settings.retry_timeout)
+            if attempt + 1 >= attempts or now >= deadline or _permanent(exc):
                 return _failed(partition, exc, retries, started)
             retries += 1
-            delay = min(30.0, 0.5 * 2**attempt) * (0.5 + random.random())
+            delay = min(MAX_BACKOFF_S, BACKOFF_S * 2**attempt) * (0.5 + random.random())
+            delay = min(delay, deadline - now)
             log.warning(
                 "%s: %s; retry %d of %d in %.1fs",
                 partition.label,
@@ -172,6 +211,19 @@ def execute(context: JobContext, partition: Partition, attempt_offset: int = 0) 
                 error_text=text,
             )
     raise AssertionError("unreachable")
+
+
+#: errno values no retry can cure (a path that is not there, not allowed, not a directory).
+_PERMANENT_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOENT", "EACCES", "EPERM", "ENOTDIR", "EISDIR", "ENAMETOOLONG", "EROFS")
+    if hasattr(errno, name)
+)
+
+
+def _permanent(exc: ColmigError) -> bool:
+    cause = os_error_in(exc)
+    return cause is not None and cause.errno in _PERMANENT_ERRNOS
 
 
 def _failed(
@@ -222,9 +274,11 @@ def _attempt(context: JobContext, partition: Partition) -> PartitionResult:
     def batches() -> Iterator[pa.RecordBatch]:
         try:
             yield from produce()
-        except BaseException as exc:
+        except Exception as exc:
             # Drivers consuming this stream (ADBC ingest) wrap what it raises in their own
             # errors; keep the original so a bad source value is not blamed on the target.
+            # Only an Exception: the GeneratorExit of a writer that failed and closed the
+            # stream is the writer's error, not the source's.
             source_error.append(exc)
             raise
 
@@ -260,9 +314,12 @@ def _attempt(context: JobContext, partition: Partition) -> PartitionResult:
         result = context.writer.write_partition(
             partition, batches(), context.output_schema, context.job
         )
-    except BaseException:
+    except Exception as exc:
         if source_error:
             raise source_error[0] from None
+        mapped = target_write_error(exc, f"{partition.label} -> {context.writer.describe()}")
+        if mapped is not None:
+            raise mapped from None
         raise
     reporter.flush()
     malformed = context.reader.drain_rejects()

@@ -17,7 +17,7 @@ from colmig.config import Settings
 from colmig.engine import job as job_module
 from colmig.engine.checksums import table_stats
 from colmig.engine.worker import JobContext, execute
-from colmig.errors import ColmigError, SourceDataError, TransientError
+from colmig.errors import ColmigError, PartialFailureError, SourceDataError, TransientError
 from tests.engine.fakes import (
     SCHEMA,
     FakeReader,
@@ -147,9 +147,9 @@ def test_permanent_failure_others_commit_and_rerun_retries_only_it(
 ) -> None:
     script, _, writer = fakes
     script.failures = {"p1": [permanent()]}
-    with pytest.raises(SourceDataError, match="not a number") as caught:
+    with pytest.raises(PartialFailureError, match="not a number") as caught:
         _run()
-    assert caught.value.exit_code == 4
+    assert caught.value.exit_code == 8, "the other partitions are committed"
     assert "partitions 2 done, 0 skipped by resume, 1 failed" in capsys.readouterr().out
     states = _states(tmp_path)
     assert states["p0"][0] == states["p2"][0] == "committed"

@@ -38,7 +38,7 @@ def _no_colmig_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_spec_defaults() -> None:
     words, settings = parse_args([])
     assert words == []
-    assert settings.direction == "up"
+    assert settings.direction is None  # not given: plain runs go up
     assert settings.mode == "schema"
     assert settings.batch_size == 1000
     assert settings.workers == 4

@@ -19,7 +19,7 @@ def write(tmp_path: Path, text: str, name: str = "colmig.yaml") -> str:
 def test_defaults_follow_the_spec() -> None:
     settings = build_settings({}, {})
     assert settings == Settings()
-    assert settings.direction == "up"
+    assert settings.direction is None  # not given: plain runs go up
     assert settings.mode == "schema"
     assert settings.batch_size == 1000
     assert settings.workers == 4
@@ -32,7 +32,7 @@ def test_file_overrides_defaults(tmp_path: Path) -> None:
     settings = build_settings({"config": config}, {})
     assert (settings.batch_size, settings.workers, settings.mode) == (200, 2, "data")
     assert settings.validate is True
-    assert settings.direction == "up"
+    assert settings.direction is None
 
 
 def test_env_overrides_file_and_flags_override_env(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from colmig.errors import EXIT_CONFIG, ConfigError
-from colmig.urls import add_secret, parse, redact, redact_secrets, scheme_of
+from colmig.urls import add_secret, canonical, parse, redact, redact_secrets, scheme_of
 
 
 def test_postgres_url_parts() -> None:
@@ -128,3 +128,66 @@ def test_redact_secrets_strips_remembered_values_anywhere() -> None:
     add_secret("remembered-s3cret")
     assert redact_secrets("token is remembered-s3cret.") == "token is ***."
     assert "remembered" not in redact_secrets("a postgres://u:remembered-s3cret@h/db")
+
+
+def test_hive_key_column_in_a_path_stays_visible() -> None:
+    text = "cannot write /data/out/key=3/part-0.parquet and s3://b/p/key=a/x.parquet"
+    assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    "param",
+    ["password", "secret", "token", "sig", "sas_token", "aws_secret_access_key", "AccountKey"],
+)
+def test_secret_parameters_are_redacted_by_structure(param: str) -> None:
+    text = f"az://c/p?{param}=Top-Secret-Value&key=visible;{param}=Other-Secret"
+    redacted = redact(text)
+    assert "Top-Secret-Value" not in redacted and "Other-Secret" not in redacted
+    assert "key=visible" in redacted
+
+
+def test_a_parsed_password_is_redacted_wherever_a_driver_echoes_it() -> None:
+    # An unencoded "@" makes libpq split the user info elsewhere and echo a piece of it.
+    parse("postgres://colmig:pa@ss-w0rd-tail@127.0.0.1:5432/db")
+    assert "ss-w0rd-tail" not in redact_secrets('could not translate host name "ss-w0rd-tail"')
+    assert "pa@ss-w0rd-tail" not in redact_secrets("password pa@ss-w0rd-tail rejected")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("file:///tmp/colmig-x/data", "/tmp/colmig-x/data/"),
+        ("file:///tmp/colmig-x/data", "file://./data"),
+        ("/tmp/colmig-x/data", "./sub/../data"),
+        ("sqlite:///tmp/colmig-x/a.db", "sqlite://a.db"),
+        ("duckdb:///tmp/colmig-x/a.duckdb", "duckdb://./a.duckdb"),
+        ("postgres://u:pw@db.example:5432/x", "postgresql://u:other@DB.Example/x"),
+        ("postgres://u@h/x", "postgres://u@h/x?sslmode=disable&connect_timeout=5"),
+        ("postgres://u@h/x", "postgres://u@h/x?application_name=etl&password=p"),
+        ("mysql://u@h:3306/x", "mariadb://u@h/x"),
+        ("s3://bucket/prefix/", "s3a://bucket/prefix"),
+        ("s3://b/p?region=eu&endpoint_url=http://e", "s3://b/p?endpoint_url=http://e&region=eu"),
+    ],
+)
+def test_canonical_equivalent_spellings(a: str, b: str) -> None:
+    assert canonical(a, cwd="/tmp/colmig-x") == canonical(b, cwd="/tmp/colmig-x")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("file:///tmp/x/data", "file:///tmp/x/data2"),
+        ("postgres://alice@h/x", "postgres://bob@h/x"),
+        ("postgres://u@h/x", "postgres://u@h:5433/x"),
+        ("postgres://u@h/x", "postgres://u@h/y"),
+        ("postgres://u@h/x?table=a", "postgres://u@h/x?table=b"),
+        ("s3://b/p?format=csv", "s3://b/p"),
+        ("sqlite:///tmp/a.db", "duckdb:///tmp/a.db"),
+    ],
+)
+def test_canonical_keeps_what_changes_the_data(a: str, b: str) -> None:
+    assert canonical(a, cwd="/tmp") != canonical(b, cwd="/tmp")
+
+
+def test_canonical_never_holds_the_password() -> None:
+    assert "hunter2" not in canonical("postgres://u:hunter2@h/x?password=hunter2")
