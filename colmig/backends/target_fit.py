@@ -43,7 +43,9 @@ def any_true(mask: Any) -> bool:
     return bool(pc.any(pc.fill_null(mask, False)).as_py())
 
 
-def int_range(column: pa.Array, low: int, high: int, name: str, where: Position, sql: str) -> None:
+def int_range(
+    column: pa.Array, low: int, high: int, name: str, where: Position, sql: str, hint: str = ""
+) -> None:
     """Refuse integers outside ``[low, high]`` (the target column's range)."""
     if len(column) == column.null_count:
         return
@@ -55,7 +57,8 @@ def int_range(column: pa.Array, low: int, high: int, name: str, where: Position,
         pc.less(as_dec, pa.scalar(low).cast(as_dec.type)),
         pc.greater(as_dec, pa.scalar(high).cast(as_dec.type)),
     )
-    raise refuse(where, name, column, mask, f"does not fit the target's {sql} ({low}..{high})")
+    why = f"does not fit the target's {sql} ({low}..{high}){hint}"
+    raise refuse(where, name, column, mask, why)
 
 
 def single_precision(column: pa.Array, name: str, where: Position, sql: str) -> pa.Array:

@@ -1,4 +1,7 @@
-"""SQLite reader: ADBC streams; declared column types restore the Arrow types written."""
+"""SQLite reader: ADBC streams; declared column types restore the Arrow types written.
+
+Catalog lookups pass table names as parameters (``pragma_table_info(?)``); queries quote them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import pyarrow as pa
 
 from colmig.backends.sql_common import TableChoice, quote_ident
 from colmig.backends.sql_reader import SqlReader
+from colmig.backends.sqlite.decode import decode
 from colmig.backends.sqlite.writer import arrow_type, connect
 from colmig.config import Settings
 from colmig.errors import ConnectionFailedError
@@ -40,9 +44,13 @@ class SqliteReader(SqlReader):
             conn.close()
             raise
 
+        # Text that stands for another type (TIME) is decoded here; conform does the rest.
+        schema = self._schema
+
         def batches() -> Iterator[pa.RecordBatch]:
             _owner = cur
-            yield from reader
+            for batch in reader:
+                yield batch if schema is None else decode(batch, schema)
             del _owner
 
         def close() -> None:
@@ -54,11 +62,11 @@ class SqliteReader(SqlReader):
 
         return reader.schema, batches(), close
 
-    def _fetch_all(self, sql: str) -> list[tuple[Any, ...]]:
+    def _fetch_all(self, sql: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
         conn = connect(self.url)
         try:
             with conn.cursor() as cur:
-                cur.execute(sql)
+                cur.execute(sql, params)
                 return [tuple(r) for r in cur.fetchall()]
         finally:
             conn.close()
@@ -75,10 +83,13 @@ class SqliteReader(SqlReader):
         return [str(r[0]) for r in rows]
 
     def _primary_key(self, table: str) -> str | None:
-        rows = self._guarded(lambda: self._fetch_all(f"PRAGMA table_info({self.quote(table)})"))
-        keys = [r for r in rows if r[5]]
-        if len(keys) == 1 and (keys[0][2] or "").upper() in {"INTEGER", "BIGINT", "INT"}:
-            return str(keys[0][1])
+        rows = self._guarded(
+            lambda: self._fetch_all(
+                "SELECT name, type FROM pragma_table_info(?) WHERE pk", (table,)
+            )
+        )
+        if len(rows) == 1 and (rows[0][1] or "").upper() in {"INTEGER", "BIGINT", "INT"}:
+            return str(rows[0][0])
         return None
 
     def _schema_of(self, choice: TableChoice) -> pa.Schema:
@@ -100,8 +111,8 @@ class SqliteReader(SqlReader):
     def _normalize_schema(self, schema: pa.Schema, choice: TableChoice) -> pa.Schema:
         declared: dict[str, str] = {}
         if choice.source:
-            rows = self._fetch_all(f"PRAGMA table_info({self.quote(choice.source)})")
-            declared = {str(r[1]): str(r[2] or "") for r in rows}
+            rows = self._fetch_all("SELECT name, type FROM pragma_table_info(?)", (choice.source,))
+            declared = {str(r[0]): str(r[1] or "") for r in rows}
         fields = []
         for field in schema:
             wanted = arrow_type(declared.get(field.name, ""))

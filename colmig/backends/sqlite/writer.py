@@ -2,23 +2,26 @@
 
 SQLite has type affinities, not types: the declared column type records the Arrow type so a
 read gives it back (see :mod:`colmig.backends.sqlite.reader`). Timestamps are stored as ISO
-8601 text in UTC, decimals as exact text, JSON and UUID as text, booleans as 0/1.
+8601 text in UTC, decimals as exact text (``DECIMAL_TEXT(p,s)``: TEXT affinity, so SQLite
+does not turn them into doubles), JSON and UUID as text, booleans as 0/1. Values SQLite
+cannot keep (NaN, -0.0, unsigned integers past 2^63-1) are refused (see fit.py).
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from colmig.backends.sql_common import LEDGER_TABLE, quote_ident, sql_string
+from colmig.backends.base import ColumnStats, JobInfo, Partition
+from colmig.backends.sql_common import LEDGER_TABLE, quote_ident, range_predicate, sql_string
 from colmig.backends.sql_writer import SqlWriter
+from colmig.backends.sqlite.fit import storage_batch
+from colmig.backends.target_fit import Position
 from colmig.config import Settings
-from colmig.errors import TargetError
+from colmig.errors import ColmigError, TargetError, TransientError
 from colmig.urls import URL
 
 
@@ -51,11 +54,14 @@ def sqlite_type(field: pa.Field) -> str:
     if pa.types.is_boolean(t):
         return "BOOLEAN"
     if pa.types.is_integer(t):
+        if t == pa.uint64():
+            return "UBIGINT"
         return "BIGINT" if t.bit_width == 64 else "INTEGER"
     if pa.types.is_floating(t):
         return "REAL" if t.bit_width < 64 else "DOUBLE"
     if pa.types.is_decimal(t):
-        return f"DECIMAL({t.precision},{t.scale})"
+        # "DECIMAL(p,s)" has NUMERIC affinity: SQLite would store the text as a double.
+        return f"DECIMAL_TEXT({t.precision},{t.scale})"
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
         return "TEXT"
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
@@ -65,7 +71,7 @@ def sqlite_type(field: pa.Field) -> str:
     if pa.types.is_timestamp(t):
         return f"TIMESTAMP{'TZ' if t.tz else ''}({ {'s': 0, 'ms': 3, 'us': 6, 'ns': 9}[t.unit] })"
     if pa.types.is_time(t):
-        return "TIME"
+        return "TIME(9)" if t == pa.time64("ns") else "TIME"
     raise TargetError(f"column {field.name}: Arrow type {field.type} has no SQLite mapping")
 
 
@@ -80,11 +86,16 @@ def arrow_type(declared: str) -> pa.DataType | None:
         return pa.date32()
     if d == "TIME":
         return pa.time64("us")
+    if d == "TIME(9)":
+        return pa.time64("ns")
+    if d == "UBIGINT":
+        return pa.uint64()
     if d in {"BOOLEAN", "BOOL"}:
         return pa.bool_()
     if d.startswith(("DECIMAL", "NUMERIC")) and "(" in d:
         precision, _, scale = d.split("(")[1].rstrip(")").partition(",")
-        return pa.decimal128(int(precision), int(scale or 0))
+        maker = pa.decimal128 if int(precision) <= 38 else pa.decimal256
+        return maker(int(precision), int(scale or 0))
     if d == "JSON":
         return pa.json_()
     if d == "UUID":
@@ -100,31 +111,30 @@ def arrow_type(declared: str) -> pa.DataType | None:
     return None
 
 
-def to_storage(column: pa.Array) -> pa.Array:
-    """What ADBC SQLite can ingest: decimals/JSON/UUID as text, the rest as is."""
-    t = column.type
-    if isinstance(t, pa.BaseExtensionType):
-        if t.extension_name == "arrow.uuid":
-            return pa.array(
-                [
-                    None if v is None else str(uuid.UUID(bytes=v))
-                    for v in column.storage.to_pylist()
-                ],
-                pa.string(),
-            )
-        return column.storage
-    if pa.types.is_decimal(t):
-        return pc.cast(column, pa.string())
-    if pa.types.is_time(t):
-        return pc.cast(pc.cast(column, pa.time64("us")), pa.string())
-    return column
-
-
 class SqliteWriter(SqlWriter):
     dialect = "sqlite"
 
+    def __init__(self, url: URL, settings: Settings) -> None:
+        super().__init__(url, settings)
+        #: Declared column types of each table loaded (the target's types win).
+        self._declared: dict[str, dict[str, str]] = {}
+
     def _connect(self) -> Any:
         return connect(self.url)
+
+    def _error_class(self, exc: BaseException) -> type[ColmigError]:
+        from adbc_driver_manager import AdbcStatusCode
+
+        if getattr(exc, "status_code", None) == AdbcStatusCode.TIMEOUT:
+            return TransientError
+        # A local file has no connection to lose: everything else is the target refusing.
+        return TargetError
+
+    def _range_literal(self, value: Any, kind: str) -> str:
+        if kind == "int":
+            return str(int(value))
+        # Timestamps are stored as ISO text with a "T": compare in the same shape.
+        return sql_string(str(value).replace(" ", "T"))
 
     def quote(self, name: str) -> str:
         return quote_ident(name)
@@ -140,14 +150,15 @@ class SqliteWriter(SqlWriter):
         )
 
     def _table_exists(self, cur: Any, table: str) -> bool:
-        cur.execute(f"SELECT COUNT(*) FROM sqlite_master WHERE name = {self.literal(table)}")
+        cur.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = ?", (table,))
         return bool(cur.fetchall()[0][0])
 
     def _existing_load_schema(self, cur: Any, table: str, schema: pa.Schema) -> pa.Schema | None:
         if not self._table_exists(cur, table):
             return None
-        cur.execute(f"PRAGMA table_info({self.quote(table)})")
-        declared = {r[1]: (r[2] or "") for r in cur.fetchall()}
+        cur.execute("SELECT name, type FROM pragma_table_info(?)", (table,))
+        declared = {str(r[0]): str(r[1] or "") for r in cur.fetchall()}
+        self._declared[table] = declared
         problems = []
         for field in schema:
             if field.name not in declared:
@@ -155,7 +166,7 @@ class SqliteWriter(SqlWriter):
                 continue
             want = arrow_type(sqlite_type(field))
             have = arrow_type(declared[field.name])
-            if want is not None and have is not None and _family(want) != _family(have):
+            if want is not None and have is not None and not _accepts(_family(have), _family(want)):
                 problems.append(
                     f"  {field.name}: source {field.type} needs {sqlite_type(field)}, target has "
                     f"{declared[field.name]}"
@@ -179,39 +190,122 @@ class SqliteWriter(SqlWriter):
     def _load(
         self, cur: Any, table: str, batches: Iterator[pa.RecordBatch], schema: pa.Schema
     ) -> None:
-        storage = pa.schema(
-            [pa.field(f.name, to_storage(pa.array([], f.type)).type) for f in schema]
-        )
+        declared = self._declared.get(table, {})
+        where = Position(table)
+        empty = pa.RecordBatch.from_pylist([], schema=schema)
+        storage = storage_batch(empty, declared, where).schema
+
+        raised: list[BaseException] = []
 
         def converted() -> Iterator[pa.RecordBatch]:
-            for batch in batches:
-                yield pa.RecordBatch.from_arrays(
-                    [to_storage(c) for c in batch.columns], schema=storage
-                )
+            try:
+                for batch in batches:
+                    stored = storage_batch(batch, declared, where)
+                    where.offset += batch.num_rows
+                    yield pa.RecordBatch.from_arrays(stored.columns, schema=storage)
+            except Exception as exc:
+                raised.append(exc)
+                raise
 
         reader = pa.RecordBatchReader.from_batches(storage, converted())
         temporary = table.startswith("colmig_tmp_")
-        cur.adbc_ingest(table, reader, mode="append", temporary=temporary)
+        try:
+            cur.adbc_ingest(table, reader, mode="append", temporary=temporary)
+        except Exception:
+            # ADBC wraps an error of the stream in its own; raise the one that says why.
+            if raised:
+                raise raised[0] from None
+            raise
 
     def _create_temp_like(self, cur: Any, temp: str, table: str) -> None:
         cur.execute(
             f"CREATE TEMP TABLE {self.quote(temp)} AS SELECT * FROM {self.quote(table)} WHERE 0"
         )
+        self._declared[temp] = self._declared.get(table, {})
 
     def _merge_sql(self, target: str, source: str, columns: list[str], keys: list[str]) -> str:
         names = ", ".join(self.quote(c) for c in columns)
-        return (
-            f"INSERT OR REPLACE INTO {self.quote(target)} ({names}) SELECT {names} FROM "
-            f"{self.quote(source)}"
+        updates = ", ".join(
+            f"{self.quote(c)} = excluded.{self.quote(c)}" for c in columns if c not in keys
         )
+        action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
+        return (
+            f"INSERT INTO {self.quote(target)} ({names}) SELECT {names} FROM"
+            f" {self.quote(source)} WHERE true ON CONFLICT ({', '.join(map(self.quote, keys))})"
+            f" {action}"
+        )
+
+    def _merge(self, cur: Any, target: str, source: str, columns: list[str]) -> None:
+        """ON CONFLICT where a unique index is exactly on -key; otherwise delete the rows with
+        matching keys and insert, in the partition's transaction (INSERT OR REPLACE would
+        append duplicates to a table without such an index)."""
+        keys = self._keys()
+        if self._unique_on(cur, target, keys):
+            cur.execute(self._merge_sql(target, source, columns, keys))
+            return
+        q = self.quote
+        match = " AND ".join(f"s.{q(k)} IS {q(target)}.{q(k)}" for k in keys)
+        cur.execute(
+            f"DELETE FROM {q(target)} WHERE EXISTS (SELECT 1 FROM {q(source)} AS s WHERE {match})"
+        )
+        names = ", ".join(q(c) for c in columns)
+        cur.execute(f"INSERT INTO {q(target)} ({names}) SELECT {names} FROM {q(source)}")
+
+    def _unique_on(self, cur: Any, table: str, keys: list[str]) -> bool:
+        """True when ``table`` has a primary key or unique index on exactly ``keys``."""
+        cur.execute('SELECT name FROM pragma_index_list(?) WHERE "unique"', (table,))
+        indexes = [str(r[0]) for r in cur.fetchall()]
+        for index in indexes:
+            cur.execute("SELECT name FROM pragma_index_info(?)", (index,))
+            if {str(r[0]) for r in cur.fetchall()} == set(keys):
+                return True
+        cur.execute("SELECT name FROM pragma_table_info(?) WHERE pk > 0", (table,))
+        return {str(r[0]) for r in cur.fetchall()} == set(keys)
 
     def _swap(self, cur: Any, staging: str, target: str) -> None:
         cur.execute(f"DROP TABLE IF EXISTS {self.quote(target)}")
         cur.execute(f"ALTER TABLE {self.quote(staging)} RENAME TO {self.quote(target)}")
 
     def _checksum_expr(self, col: str, field: pa.Field) -> str | None:
-        # SQLite has no md5(); validation falls back to the engine's totals.
+        # SQLite has no md5() and sums exact text as doubles: see _read_stats.
         return None
+
+    def partition_stats(
+        self, partition: Partition, schema: pa.Schema, job: JobInfo
+    ) -> dict[str, ColumnStats] | None:
+        spec = dict(partition.spec)
+        column = spec.get("column")
+        if not column or "lo" not in spec or column not in schema.names:
+            return None
+        target = self._target_name(job, partition)
+        return self._read_stats(
+            target, schema, range_predicate(spec, self.quote, self._range_literal)
+        )
+
+    def target_stats(self, schema: pa.Schema, job: JobInfo) -> dict[str, ColumnStats] | None:
+        return self._read_stats(self._target_name(job), schema, None)
+
+    def _read_stats(
+        self, table: str, schema: pa.Schema, where: str | None
+    ) -> dict[str, ColumnStats]:
+        """The canonical statistics (colmig.engine.checksums) of the rows the table holds,
+        computed by the same code as the source side over the stored values read back."""
+        from colmig.backends.sqlite.decode import decode
+        from colmig.engine.checksums import StatsAccumulator
+
+        accumulator = StatsAccumulator(schema)
+        with self._guard("validation"):
+            cur = self._cursor()
+            if not self._table_exists(cur, table):
+                return {}
+            names = ", ".join(self.quote(f.name) for f in schema)
+            clause = f" WHERE {where}" if where else ""
+            cur.execute(f"SELECT {names} FROM {self.quote(table)}{clause}")
+            for batch in cur.fetch_record_batch():
+                accumulator.add(decode(batch, schema))
+            self.conn.rollback()
+        return accumulator.result()
 
 
 def _family(t: pa.DataType) -> str:
@@ -221,9 +315,27 @@ def _family(t: pa.DataType) -> str:
         return "int"
     if pa.types.is_floating(t):
         return "float"
+    if pa.types.is_decimal(t):
+        return "decimal"
+    if pa.types.is_time(t):
+        return "time"
+    if pa.types.is_date(t):
+        return "date"
     if pa.types.is_timestamp(t):
         return f"timestamp{'tz' if t.tz else ''}"
     return str(t).split("(")[0]
+
+
+#: Target families that take a source family value by value (checked while loading).
+_ACCEPTS = {
+    "int": {"int", "float"},
+    # A zoned instant in a plain TIMESTAMP/DATETIME column is stored as UTC wall time.
+    "timestamptz": {"timestamptz", "timestamp"},
+}
+
+
+def _accepts(have: str, want: str) -> bool:
+    return have == want or have in _ACCEPTS.get(want, set())
 
 
 def open_writer(url: URL, settings: Settings) -> SqliteWriter:
