@@ -24,6 +24,8 @@ from colmig.config import Settings
 from colmig.errors import ConfigError
 
 LEDGER_TABLE = "colmig_ledger"
+#: Load-schema field metadata: the target column's SQL type, for error messages.
+SQL_TYPE_KEY = b"colmig.sqltype"
 STAGING_PREFIX = "colmig_stage_"
 
 
@@ -263,6 +265,11 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
             column = _cast(column, field.type)
         arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def cast_column(column: pa.Array, to: pa.DataType) -> pa.Array:
+    """The cast of :func:`conform` for one column (text timestamps, UUID text, extensions)."""
+    return _cast(column, to)
 
 
 def _cast(column: pa.Array, to: pa.DataType) -> pa.Array:

@@ -24,7 +24,14 @@ from colmig.backends.sql_common import (
     rechunk,
 )
 from colmig.config import Settings
-from colmig.errors import ColmigError, ConfigError, ConnectionFailedError, SourceDataError
+from colmig.errors import (
+    ColmigError,
+    ConfigError,
+    ConnectionFailedError,
+    SourceDataError,
+    TargetError,
+    TransientError,
+)
 from colmig.urls import URL, redact_secrets
 
 
@@ -205,19 +212,22 @@ class SqlReader(Reader):
                 raise self._translate(exc) from None
             yield batch
 
-    def _translate(self, exc: Exception) -> ColmigError:
-        from colmig.backends.sql_writer import _CONNECTION_WORDS
-        from colmig.errors import TransientError
+    def _error_class(self, exc: BaseException) -> type[ColmigError]:
+        """The colmig family of a driver exception (see SqlWriter._error_class)."""
+        from colmig.backends.sql_writer import legacy_error_class
 
+        cls = legacy_error_class(exc)
+        if cls is TransientError:
+            lowered = str(exc).lower()
+            if "refused" in lowered or "could not" in lowered:
+                return ConnectionFailedError
+        return cls
+
+    def _translate(self, exc: Exception) -> ColmigError:
         text = redact_secrets(str(exc)).strip()
         message = text.splitlines()[0] if text else type(exc).__name__
         where = f"{self.dialect} source {self.url.redacted}"
-        lowered = text.lower()
-        if any(word in lowered for word in _CONNECTION_WORDS):
-            cls = (
-                ConnectionFailedError
-                if "refused" in lowered or "could not" in lowered
-                else (TransientError)
-            )
-            return cls(f"{where}: {message}", url=self.url.redacted)
-        return SourceDataError(f"{where}: {message}", url=self.url.redacted)
+        cls = self._error_class(exc)
+        if cls is TargetError:
+            cls = SourceDataError
+        return cls(f"{where}: {message}", url=self.url.redacted)

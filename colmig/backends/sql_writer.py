@@ -14,7 +14,9 @@ so ``committed_partitions`` is exact after any crash. Write modes:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import logging
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -24,11 +26,13 @@ import pyarrow as pa
 from colmig.backends.base import Capabilities, ColumnStats, JobInfo, Partition, Writer, WriteResult
 from colmig.backends.sql_common import (
     LEDGER_TABLE,
-    conform,
+    SQL_TYPE_KEY,
+    cast_column,
     default_table_name,
     range_predicate,
     staging_table,
 )
+from colmig.backends.sql_convert import ValueDoesNotFit, fit_batch
 from colmig.config import Settings
 from colmig.errors import (
     ColmigError,
@@ -38,6 +42,9 @@ from colmig.errors import (
     TransientError,
 )
 from colmig.urls import URL, redact_secrets
+
+log = logging.getLogger(__name__)
+_LOGGED_MISFITS = 20
 
 _CONNECTION_WORDS = (
     "connection refused",
@@ -54,6 +61,13 @@ _CONNECTION_WORDS = (
     "connection is closed",
     "eof",
 )
+
+
+def legacy_error_class(exc: BaseException) -> type[ColmigError]:
+    """Message-text classification kept only for dialects without their own ``_error_class``."""
+    if any(word in str(exc).lower() for word in _CONNECTION_WORDS):
+        return TransientError
+    return TargetError
 
 
 class SqlWriter(Writer):
@@ -150,6 +164,10 @@ class SqlWriter(Writer):
     @abstractmethod
     def _merge_sql(self, target: str, source: str, columns: list[str], keys: list[str]) -> str: ...
 
+    def _merge(self, cur: Any, target: str, source: str, columns: list[str]) -> None:
+        """Upsert the rows of ``source`` into ``target`` on -key (same transaction)."""
+        cur.execute(self._merge_sql(target, source, columns, self._keys()))
+
     def _swap(self, cur: Any, staging: str, target: str) -> None:
         """Put the fully loaded staging table in the target's place (-write-mode replace)."""
         cur.execute(f"DROP TABLE IF EXISTS {self.quote(target)}")
@@ -189,6 +207,12 @@ class SqlWriter(Writer):
 
     def _range_literal(self, value: Any, kind: str) -> str:
         return str(int(value)) if kind == "int" else self.literal(str(value))
+
+    def _error_class(self, exc: BaseException) -> type[ColmigError]:
+        """The colmig family of a driver exception: TransientError (reconnect and retry),
+        ConnectionFailedError or TargetError. Dialects classify by driver exception class and
+        SQLSTATE/errno; this fallback serves dialects that do not yet."""
+        return legacy_error_class(exc)
 
     # --- naming -------------------------------------------------------------------------------
 
@@ -284,22 +308,38 @@ class SqlWriter(Writer):
             if load_schema is None:
                 raise TargetError(f"target table {dest} disappeared during the run", table=dest)
 
-            def stream() -> Iterator[pa.RecordBatch]:
-                for batch in batches:
-                    if batch.num_rows == 0:
-                        continue
-                    counted["rows"] += batch.num_rows
-                    counted["bytes"] += batch.nbytes
-                    yield conform(batch.select(load_schema.names), load_schema)
+            fitter = _Fitter(self.settings.on_error != "fail", partition.label, load_schema)
 
-            if self.settings.write_mode == "upsert" and not self.settings.rollback_on_error:
-                temp = f"colmig_tmp_{partition.id[-12:]}".replace("-", "_")
-                self._create_temp_like(cur, temp, dest)
-                self._load(cur, temp, stream(), load_schema)
-                cur.execute(self._merge_sql(dest, temp, load_schema.names, self._keys()))
-                self._drop_temp(cur, temp)
-            else:
-                self._load(cur, dest, stream(), load_schema)
+            raised: list[BaseException] = []
+
+            def stream() -> Iterator[pa.RecordBatch]:
+                try:
+                    for batch in batches:
+                        if batch.num_rows == 0:
+                            continue
+                        fitted = fitter.fit(batch.select(load_schema.names))
+                        counted["rows"] += fitted.num_rows
+                        counted["bytes"] += batch.nbytes
+                        if fitted.num_rows:
+                            yield fitted
+                except BaseException as exc:
+                    # Drivers scanning this stream wrap what it raises in their own errors.
+                    raised.append(exc)
+                    raise
+
+            try:
+                if self.settings.write_mode == "upsert" and not self.settings.rollback_on_error:
+                    temp = f"colmig_tmp_{partition.id[-12:]}".replace("-", "_")
+                    self._create_temp_like(cur, temp, dest)
+                    self._load(cur, temp, stream(), load_schema)
+                    self._merge(cur, dest, temp, load_schema.names)
+                    self._drop_temp(cur, temp)
+                else:
+                    self._load(cur, dest, stream(), load_schema)
+            except Exception:
+                if raised:
+                    raise raised[0] from None
+                raise
             now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
             cur.execute(
                 f"INSERT INTO {LEDGER_TABLE} (job_id, partition_id, rows_written, committed_at,"
@@ -307,7 +347,12 @@ class SqlWriter(Writer):
                 f" {counted['rows']}, {self.literal(now)}, {self.literal(job.run_id)})"
             )
             self.conn.commit()
-        return WriteResult(rows=counted["rows"], bytes=counted["bytes"], outputs=(target,))
+        return WriteResult(
+            rows=counted["rows"],
+            bytes=counted["bytes"],
+            outputs=(target,),
+            rejected_rows=fitter.rejected,
+        )
 
     def committed_partitions(self, job: JobInfo) -> set[str] | None:
         with self._guard("reading the ledger"):
@@ -339,7 +384,7 @@ class SqlWriter(Writer):
             else:
                 cols = self._columns_of(cur, staging)
                 if self.settings.write_mode == "upsert":
-                    cur.execute(self._merge_sql(target, staging, cols, self._keys()))
+                    self._merge(cur, target, staging, cols)
                 else:
                     names = ", ".join(self.quote(c) for c in cols)
                     cur.execute(
@@ -431,6 +476,38 @@ def stats_from_row(schema: pa.Schema, row: tuple[Any, ...]) -> dict[str, ColumnS
     return out
 
 
+class _Fitter:
+    """Converts a partition's batches exactly to the target's column types (sql_convert).
+
+    A value that does not fit stops the partition naming column, value, row and partition, or
+    with ``lenient`` (-on-error skip/reject) drops its row, counts it and logs it."""
+
+    def __init__(self, lenient: bool, where: str, schema: pa.Schema) -> None:
+        self.lenient = lenient
+        self.where = f"partition {where}"
+        self.schema = schema
+        self.names = {
+            f.name: (f.metadata or {}).get(SQL_TYPE_KEY, str(f.type).encode()).decode()
+            for f in schema
+        }
+        self.offset = 0
+        self.rejected = 0
+
+    def fit(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        fitted, misfits = fit_batch(
+            batch, self.schema, self.names, lenient=self.lenient, fallback=cast_column
+        )
+        for misfit in misfits:
+            shifted = dataclasses.replace(misfit, row=misfit.row + self.offset)
+            if not self.lenient:
+                raise ValueDoesNotFit(shifted.describe(self.where), column=misfit.column)
+            if self.rejected < _LOGGED_MISFITS:
+                log.warning("skipped: %s", shifted.describe(self.where))
+        self.rejected += len({m.row for m in misfits})
+        self.offset += batch.num_rows
+        return fitted
+
+
 class _Guard:
     """Rolls back and turns driver exceptions into typed, redacted colmig errors."""
 
@@ -452,11 +529,13 @@ class _Guard:
                 self.writer._conn = None
         if isinstance(exc, ColmigError) or not isinstance(exc, Exception):
             return False
-        message = redact_secrets(str(exc)).strip().splitlines()[0] if str(exc).strip() else ""
+        text = redact_secrets(str(exc)).strip()
+        message = text.splitlines()[0] if text else type(exc).__name__
         where = f"{self.writer.dialect} {self.writer.url.redacted}"
-        if any(word in str(exc).lower() for word in _CONNECTION_WORDS):
+        cls = self.writer._error_class(exc)
+        if cls is not TargetError:
             self.writer.close()
-            raise TransientError(
+            raise cls(
                 f"{self.what}: connection to {where} failed: {message}",
                 url=self.writer.url.redacted,
             ) from None

@@ -101,7 +101,7 @@ def test_connection_killed_mid_load_leaves_no_partial_partition(pg_url: str) -> 
     import adbc_driver_postgresql.dbapi as pg
 
     from colmig.backends.base import Partition
-    from colmig.backends.postgres.writer import adbc_uri
+    from colmig.backends.postgres.connect import libpq_uri as adbc_uri
     from colmig.urls import parse
 
     settings = Settings(table="cut")

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from colmig.backends.sql_common import SQL_TYPE_KEY
+from colmig.backends.sql_convert import convertible
 from colmig.errors import TargetError
 
 #: Field metadata key a source may set to force a SQL type family (shared with PostgreSQL).
@@ -232,17 +234,64 @@ def _fits(wanted: str, have: str) -> bool:
     return True
 
 
+_SCALAR_ARROW = {
+    "TINYINT": pa.int8(),
+    "SMALLINT": pa.int16(),
+    "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
+    "UTINYINT": pa.uint8(),
+    "USMALLINT": pa.uint16(),
+    "UINTEGER": pa.uint32(),
+    "UBIGINT": pa.uint64(),
+    "FLOAT": pa.float32(),
+    "REAL": pa.float32(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "DATE": pa.date32(),
+    "TIMESTAMP_S": pa.timestamp("s"),
+    "TIMESTAMP_MS": pa.timestamp("ms"),
+    "TIMESTAMP": pa.timestamp("us"),
+    "DATETIME": pa.timestamp("us"),
+    "TIMESTAMP_NS": pa.timestamp("ns"),
+    "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", tz="UTC"),
+    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+    "TIME": pa.time64("us"),
+    "TIME_NS": pa.time64("ns"),
+}
+
+
+def target_arrow_type(type_name: str) -> pa.DataType | None:
+    """The Arrow type holding exactly the values of a DuckDB column type (scalars only)."""
+    t = type_name.upper().strip()
+    if t in _SCALAR_ARROW:
+        return _SCALAR_ARROW[t]
+    if t.startswith(("DECIMAL", "NUMERIC")):
+        precision, scale = _decimal_digits(t)
+        return pa.decimal128(precision, scale)
+    return None
+
+
 def check_compatible(schema: pa.Schema, columns: list[DuckColumn], table: str) -> pa.Schema:
     """Check ``schema`` against an existing table; return the schema to load with.
 
-    Raises TargetError listing every incompatible column.
+    The target's schema wins: a scalar column loads with the Arrow type of the target
+    column, and every value is converted exactly at load time (colmig.backends.sql_convert)
+    or the partition stops naming it. Other columns (text, JSON, nested) load as they are
+    and DuckDB casts them. Raises TargetError listing every incompatible column.
     """
     by_name = {c.name: c for c in columns}
     problems: list[str] = []
+    fields: list[pa.Field] = []
     for field in schema:
         column = by_name.get(field.name)
         if column is None:
             problems.append(f"  {field.name}: missing in the target table")
+            continue
+        target = target_arrow_type(column.type_name)
+        source = ingestible(field)
+        if target is not None and convertible(source.type, target):
+            meta = {SQL_TYPE_KEY: column.type_name.encode()}
+            fields.append(pa.field(field.name, target, True, meta))
             continue
         try:
             wanted = duckdb_type(field)
@@ -251,8 +300,11 @@ def check_compatible(schema: pa.Schema, columns: list[DuckColumn], table: str) -
             continue
         if not _fits(wanted, column.type_name):
             problems.append(
-                f"  {field.name}: source {field.type} needs {wanted}, target has {column.type_name}"
+                f"  {field.name}: source {field.type} has no exact conversion to the target's"
+                f" {column.type_name}"
             )
+            continue
+        fields.append(source)
     problems.extend(
         f"  {c.name}: NOT NULL without default in the target, absent from the source"
         for c in columns
@@ -262,7 +314,7 @@ def check_compatible(schema: pa.Schema, columns: list[DuckColumn], table: str) -
         raise TargetError(
             f"table {table} is incompatible with the data:\n" + "\n".join(problems), table=table
         )
-    return load_schema(schema)
+    return pa.schema(fields)
 
 
 def load_schema(schema: pa.Schema) -> pa.Schema:

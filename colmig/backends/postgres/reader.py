@@ -11,11 +11,12 @@ from typing import Any
 
 import pyarrow as pa
 
+from colmig.backends.postgres.connect import classify, connect
 from colmig.backends.postgres.typemap import COLMIG_TYPE
-from colmig.backends.postgres.writer import connect
 from colmig.backends.sql_common import TableChoice, quote_ident
 from colmig.backends.sql_reader import SqlReader
 from colmig.config import Settings
+from colmig.errors import ColmigError
 from colmig.urls import URL
 
 _NUMERIC_TYPES = (
@@ -29,6 +30,9 @@ class PostgresReader(SqlReader):
 
     def quote(self, name: str) -> str:
         return quote_ident(name)
+
+    def _error_class(self, exc: BaseException) -> type[ColmigError]:
+        return classify(exc)
 
     def _range_literal(self, value: Any, kind: str) -> str:
         if kind == "int":

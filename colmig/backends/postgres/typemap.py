@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from colmig.backends.sql_common import SQL_TYPE_KEY
+from colmig.backends.sql_convert import convertible
 from colmig.errors import TargetError
 
 #: Field metadata key a source may set to force a SQL type family (json, jsonb, uuid, numeric).
@@ -103,7 +105,10 @@ def wire_type(type_name: str) -> pa.DataType:
     if base == "numeric":
         if "(" in type_name:
             precision, _, scale = type_name.split("(")[1].rstrip(")").partition(",")
-            return pa.decimal128(int(precision), int(scale or 0))
+            digits, places = int(precision), int(scale or 0)
+            if digits > 38:
+                return pa.decimal256(digits, places)
+            return pa.decimal128(digits, places)
         return pa.decimal128(38, 10)
     if base == "boolean":
         return pa.bool_()
@@ -153,8 +158,6 @@ def _family(type_name: str) -> str:
     }.get(base, base)
 
 
-_INT_RANK = {"smallint": 2, "integer": 4, "bigint": 8, "numeric": 99}
-
 #: Which target families accept a source family.
 _ACCEPTS = {
     "int": {"int", "numeric", "float"},
@@ -176,7 +179,10 @@ _ACCEPTS = {
 def check_compatible(schema: pa.Schema, columns: list[PgColumn], table: str) -> pa.Schema:
     """Check ``schema`` against an existing table; return the Arrow schema to load with.
 
-    Raises TargetError listing every incompatible column.
+    The target's schema wins: the load schema has the target columns' types, and each value
+    is converted exactly at load time (colmig.backends.sql_convert) or the partition stops
+    naming it. Only a source type with no exact conversion at all is refused here. Raises
+    TargetError listing every incompatible column.
     """
     by_name = {c.name: c for c in columns}
     problems: list[str] = []
@@ -188,15 +194,19 @@ def check_compatible(schema: pa.Schema, columns: list[PgColumn], table: str) -> 
             continue
         wanted = pg_type(field) if _mappable(field) else "?"
         source, target = _family(wanted), _family(column.type_name)
-        ok = target in _ACCEPTS.get(source, {source})
-        if ok and source == "int" and target == "int":
-            ok = _INT_RANK[wanted.split("(")[0]] <= _INT_RANK[column.type_name.split("(")[0]]
+        try:
+            wire = _wire_for(field.type, column.type_name)
+        except TargetError as exc:
+            problems.append(f"  {field.name}: {exc}")
+            continue
+        ok = target in _ACCEPTS.get(source, {source}) or convertible(field.type, wire)
         if not ok:
             problems.append(
-                f"  {field.name}: source {field.type} needs {wanted}, target has {column.type_name}"
+                f"  {field.name}: source {field.type} has no exact conversion to the target's"
+                f" {column.type_name}"
             )
             continue
-        load_fields.append(pa.field(field.name, wire_type(column.type_name)))
+        load_fields.append(_load_field(field.name, wire, column.type_name))
     problems.extend(
         f"  {column.name}: NOT NULL without default in the target, absent from the source"
         for column in columns
@@ -207,6 +217,22 @@ def check_compatible(schema: pa.Schema, columns: list[PgColumn], table: str) -> 
             f"table {table} is incompatible with the data:\n" + "\n".join(problems), table=table
         )
     return pa.schema(load_fields)
+
+
+def _wire_for(source: pa.DataType, type_name: str) -> pa.DataType:
+    """The wire type for loading ``source`` values into a column of ``type_name``."""
+    wire = wire_type(type_name)
+    if type_name.strip() == "numeric":
+        # Unconstrained numeric holds any decimal exactly: keep the source's digits.
+        if pa.types.is_decimal(source):
+            return source
+        if pa.types.is_integer(source):
+            return pa.decimal128(38, 0)
+    return wire
+
+
+def _load_field(name: str, wire: pa.DataType, type_name: str) -> pa.Field:
+    return pa.field(name, wire, metadata={SQL_TYPE_KEY: type_name.encode()})
 
 
 def _mappable(field: pa.Field) -> bool:
@@ -229,4 +255,8 @@ def create_table_sql(table: str, schema: pa.Schema, quote: object) -> str:
 
 def load_schema(schema: pa.Schema) -> pa.Schema:
     """The Arrow schema to load a table created by :func:`create_table_sql` with."""
-    return pa.schema([pa.field(f.name, wire_type(pg_type(f))) for f in schema])
+    fields = []
+    for f in schema:
+        name = pg_type(f)
+        fields.append(_load_field(f.name, _wire_for(f.type, name), name))
+    return pa.schema(fields)

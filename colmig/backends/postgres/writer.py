@@ -13,25 +13,12 @@ from typing import Any
 import pyarrow as pa
 
 from colmig.backends.postgres import typemap
+from colmig.backends.postgres.connect import classify, connect
 from colmig.backends.sql_common import LEDGER_TABLE, quote_ident, sql_string, stats_kind
 from colmig.backends.sql_writer import SqlWriter
 from colmig.config import Settings
-from colmig.errors import TargetError
+from colmig.errors import ColmigError, TargetError
 from colmig.urls import URL
-
-
-def adbc_uri(url: URL) -> str:
-    """libpq URI for ADBC: postgres://, timescale:// -> postgresql:// (query kept)."""
-    rest = url.raw.split("://", 1)[1]
-    rest = rest.split("?", 1)
-    query = "&".join(f"{k}={v}" for k, v in url.query.items() if k not in {"table", "schema"})
-    return "postgresql://" + rest[0] + (f"?{query}" if query else "")
-
-
-def connect(url: URL) -> Any:
-    import adbc_driver_postgresql.dbapi as pg
-
-    return pg.connect(adbc_uri(url), autocommit=False)
 
 
 class PostgresWriter(SqlWriter):
@@ -39,6 +26,9 @@ class PostgresWriter(SqlWriter):
 
     def _connect(self) -> Any:
         return connect(self.url)
+
+    def _error_class(self, exc: BaseException) -> type[ColmigError]:
+        return classify(exc)
 
     def quote(self, name: str) -> str:
         return quote_ident(name)
