@@ -14,6 +14,7 @@ names are schemes and whose values are module paths.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -31,26 +32,38 @@ if TYPE_CHECKING:
 class BackendEntry:
     module: str
     install_hint: str
+    #: Top-level modules of the extra that the backend imports lazily (when it connects):
+    #: checked before the backend is used, so a missing extra is a configuration error with
+    #: the install command, not a failure half-way through a run.
+    drivers: tuple[str, ...] = ()
 
 
 _BUILTIN: dict[str, BackendEntry] = {}
 
 
-def _add(schemes: tuple[str, ...], module: str, extra: str) -> None:
+def _add(schemes: tuple[str, ...], module: str, extra: str, drivers: tuple[str, ...] = ()) -> None:
     hint = f"pip install 'colmig[{extra}]'" if extra else "(part of colmig's core install)"
     for scheme in schemes:
-        _BUILTIN[scheme] = BackendEntry(module, hint)
+        _BUILTIN[scheme] = BackendEntry(module, hint, drivers)
 
 
-_add(("postgres", "postgresql", "timescale", "timescaledb"), "colmig.backends.postgres", "postgres")
-_add(("mysql", "mariadb"), "colmig.backends.mysql", "mysql")
+_add(
+    ("postgres", "postgresql", "timescale", "timescaledb"),
+    "colmig.backends.postgres",
+    "postgres",
+    ("adbc_driver_postgresql", "adbc_driver_manager"),
+)
+_add(("mysql", "mariadb"), "colmig.backends.mysql", "mysql", ("pymysql", "connectorx"))
 _add(("sqlite", "sqlite3"), "colmig.backends.sqlite", "")
 _add(("duckdb",), "colmig.backends.duckdb", "")
 _add(("file",), "colmig.backends.files", "")
-_add(("s3", "s3a"), "colmig.backends.files", "s3")
-_add(("gs", "gcs"), "colmig.backends.files", "gcs")
-_add(("az", "abfs", "abfss"), "colmig.backends.files", "azure")
+_add(("s3", "s3a"), "colmig.backends.files", "s3", ("s3fs",))
+_add(("gs", "gcs"), "colmig.backends.files", "gcs", ("gcsfs",))
+_add(("az", "abfs", "abfss"), "colmig.backends.files", "azure", ("adlfs",))
 _add(("memory",), "colmig.backends.files", "")
+#: Every driver module some extra provides: a ModuleNotFoundError naming one of them, wherever
+#: it is raised, means that extra is not installed.
+_DRIVER_MODULES = {name for entry in _BUILTIN.values() for name in entry.drivers}
 
 
 def schemes() -> list[str]:
@@ -75,18 +88,34 @@ def _entry_for(scheme: str) -> BackendEntry:
     )
 
 
+def _missing_extra(scheme: str, entry: BackendEntry, module: str | None) -> BackendNotFoundError:
+    return BackendNotFoundError(
+        f"the {scheme}:// backend needs a package that is not installed ({module}); "
+        f"install it with: {entry.install_hint}",
+        scheme=scheme,
+        module=module,
+    )
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def backend_module(url: URL | str) -> ModuleType:
-    """Import and return the module serving ``url``'s scheme."""
+    """Import and return the module serving ``url``'s scheme (after checking that the drivers
+    it imports lazily are installed)."""
     parsed = parse(url) if isinstance(url, str) else url
     entry = _entry_for(parsed.scheme)
+    for driver in entry.drivers:
+        if not _importable(driver):
+            raise _missing_extra(parsed.scheme, entry, driver)
     try:
         return importlib.import_module(entry.module)
     except ImportError as exc:
-        raise BackendNotFoundError(
-            f"the {parsed.scheme}:// backend needs a package that is not installed ({exc.name}); "
-            f"install it with: {entry.install_hint}",
-            scheme=parsed.scheme,
-        ) from exc
+        raise _missing_extra(parsed.scheme, entry, exc.name) from exc
 
 
 def _factory(url: URL | str, name: str, role: str) -> Any:
@@ -95,7 +124,18 @@ def _factory(url: URL | str, name: str, role: str) -> Any:
     factory = getattr(module, name, None)
     if factory is None:
         raise ConfigError(f"{parsed.scheme}:// cannot be used as a {role} ({parsed.redacted})")
-    return factory, parsed
+    entry = _entry_for(parsed.scheme)
+
+    def guarded(*args: Any) -> Any:
+        try:
+            return factory(*args)
+        except ModuleNotFoundError as exc:
+            # A backend importing a driver lazily: a missing extra, whatever module asked.
+            if (exc.name or "").split(".")[0] in _DRIVER_MODULES:
+                raise _missing_extra(parsed.scheme, entry, exc.name) from None
+            raise
+
+    return guarded, parsed
 
 
 def open_schema_target(url: URL | str, settings: Settings) -> SchemaTarget:

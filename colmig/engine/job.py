@@ -331,8 +331,10 @@ def _run_with(sub: SubJob, run_id: str, started: float, executor: Any, queue: An
         ledger.start_run(run_id, job.job_id)
         writer.prepare(prepared.output_schema, job, s.fresh)
         planned = {p.id for p in prepared.partitions}
-        committed = _committed(ledger, writer, job, s.fresh)
-        stray = committed - planned
+        committed, rewritten = _committed(ledger, writer, job, s.fresh)
+        # Also what the run ledger recorded: partitions whose outputs look gone may be the
+        # same files seen under other partition ids (another plan), never to be written twice.
+        stray = (committed | (set() if s.fresh else ledger.committed(job.job_id))) - planned
         if stray:
             raise ConfigError(
                 f"the plan changed since the interrupted run of job {job.job_id}"
@@ -340,6 +342,8 @@ def _run_with(sub: SubJob, run_id: str, started: float, executor: Any, queue: An
                 " re-run with the same -workers/-partitions/-partition-on,"
                 " or start over with -fresh"
             )
+        if rewritten:
+            log.warning("%s", rewritten)
         removed = writer.cleanup(job, planned, committed)
         if removed:
             log.info("removed %d leftover file(s) of interrupted partitions", removed)
@@ -426,12 +430,14 @@ def _run_with(sub: SubJob, run_id: str, started: float, executor: Any, queue: An
     writer.close()
 
 
-def _committed(ledger: Ledger, writer: Writer, job: JobInfo, fresh: bool) -> set[str]:
+def _committed(
+    ledger: Ledger, writer: Writer, job: JobInfo, fresh: bool
+) -> tuple[set[str], str | None]:
     """The partitions really committed in the target: the target's own ledger where it has
     one (databases), else the run ledger's less those whose output files are gone. What the
-    run ledger recorded but the target lacks is said, and written again."""
+    run ledger recorded but the target lacks is written again: the second value says so."""
     if fresh:
-        return set()
+        return set(), None
     recorded = ledger.committed(job.job_id)
     own = writer.committed_partitions(job)
     if own is not None:
@@ -443,16 +449,14 @@ def _committed(ledger: Ledger, writer: Writer, job: JobInfo, fresh: bool) -> set
         gone = writer.missing_outputs(job, {pid: records[pid].outputs for pid in recorded})
         committed = recorded - gone
         what = "lost their output files"
-    if gone:
-        labels = sorted(ledger.records(job.job_id)[pid].label for pid in gone)
-        shown = ", ".join(labels[:5]) + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
-        log.warning(
-            "%d partition(s) committed by an earlier run %s since; writing them again: %s",
-            len(gone),
-            what,
-            shown,
-        )
-    return committed
+    if not gone:
+        return committed, None
+    labels = sorted(ledger.records(job.job_id)[pid].label for pid in gone)
+    shown = ", ".join(labels[:5]) + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
+    return committed, (
+        f"{len(gone)} partition(s) committed by an earlier run {what} since;"
+        f" writing them again: {shown}"
+    )
 
 
 def _baseline(

@@ -40,9 +40,10 @@ log = logging.getLogger("colmig.worker")
 
 PROGRESS_INTERVAL_S = 0.5
 PARENT_POLL_S = 0.5
-#: First retry after about this many seconds (x0.5-1.5 jitter), doubling up to MAX_BACKOFF_S:
-#: with the default 3 retries a partition rides out a server restart of several seconds.
-BACKOFF_S = 1.0
+#: First retry after about this many seconds (x0.75-1.25 jitter), doubling up to
+#: MAX_BACKOFF_S: with the default 3 retries a partition waits at least 7.9 s in all, enough
+#: to ride out a database server's restart.
+BACKOFF_S = 1.5
 MAX_BACKOFF_S = 30.0
 #: Rows read and transformed at a time, whatever -batch-size (the rows per batch the target
 #: receives): a vectorized plan's fixed cost per call dominates on small batches.
@@ -183,7 +184,7 @@ def execute(context: JobContext, partition: Partition, attempt_offset: int = 0) 
             if attempt + 1 >= attempts or now >= deadline or _permanent(exc):
                 return _failed(partition, exc, retries, started)
             retries += 1
-            delay = min(MAX_BACKOFF_S, BACKOFF_S * 2**attempt) * (0.5 + random.random())
+            delay = min(MAX_BACKOFF_S, BACKOFF_S * 2**attempt) * (0.75 + random.random() / 2)
             delay = min(delay, deadline - now)
             log.warning(
                 "%s: %s; retry %d of %d in %.1fs",
