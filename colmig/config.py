@@ -157,6 +157,18 @@ class Settings:
     header: bool = _opt(True, "CSV files have a header row", group="files")
     null_values: str | None = _opt(None, "Comma list of strings read as NULL in CSV", group="files")
     timestamp_format: str | None = _opt(None, "strptime format of CSV timestamps", group="files")
+    assume_tz: str | None = _opt(
+        None,
+        "Zone of naive CSV/JSON timestamps in a column that also has zoned ones (default: refuse)",
+        group="files",
+        metavar="ZONE",
+    )
+    schema: str | None = _opt(
+        None, "YAML file of CSV/JSON column types (column: type)", group="files", metavar="FILE"
+    )
+    column_type: str | None = _opt(
+        None, "CSV/JSON column types, comma list of col=type", group="files", metavar="COL=TYPE"
+    )
     recursive: bool = _opt(
         True, "Descend into sub-directories of a source directory", group="files"
     )

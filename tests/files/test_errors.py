@@ -56,7 +56,8 @@ def test_wrong_field_count_fails_with_file_and_line(run_cli, tmp_path: Path) -> 
 def test_unconvertible_value_fails_with_file_line_and_column(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "in").mkdir()
     line = _bad_value_csv(tmp_path / "in" / "big.csv")
-    result = run_cli(*data_args("file://./in", "file://./out"))
+    # Whole-input inference would read 'v' as text; declared numeric, 'n/a' does not fit.
+    result = run_cli(*data_args("file://./in", "file://./out", "-column-type", "v=int64"))
     assert result.returncode == 4, result.stderr
     assert f"in/big.csv:{line}:" in result.stderr
     assert "'v'" in result.stderr and "'n/a'" in result.stderr
@@ -67,7 +68,9 @@ def test_skip_sets_bad_rows_aside_and_says_so(run_cli, tmp_path: Path) -> None: 
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "bad.csv").write_text(BAD_FIELDS)
     line = _bad_value_csv(tmp_path / "in" / "big.csv")
-    args = data_args("file://./in", "file://./out", "-on-error", "skip", "-validate")
+    args = data_args(
+        "file://./in", "file://./out", "-on-error", "skip", "-validate", "-column-type", "v=double"
+    )
     out = cli_ok(run_cli(*args))
     assert "skipped 3 bad rows" in out, out
     got = read_output(tmp_path / "out")
@@ -84,13 +87,16 @@ def test_reject_writes_rows_with_file_line_reasons(run_cli, tmp_path: Path) -> N
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "bad.csv").write_text(BAD_FIELDS)
     line = _bad_value_csv(tmp_path / "in" / "big.csv")
-    out = cli_ok(run_cli(*data_args("file://./in", "file://./out", "-on-error", "reject")))
+    args = data_args(
+        "file://./in", "file://./out", "-on-error", "reject", "-column-type", "v=double"
+    )
+    out = cli_ok(run_cli(*args))
     assert "rejected 3 rows" in out, out
     rejects = sorted(_rejects(tmp_path), key=lambda r: r["reason"])
     assert [r["raw"] for r in rejects] == ["2,2.5,b,EXTRA", "4,4.5", "90000,n/a"]
     assert rejects[0]["reason"] == "./in/bad.csv:3: expected 3 fields, found 4"
     assert rejects[1]["reason"] == "./in/bad.csv:5: expected 3 fields, found 2"
-    # bad.csv's floats made 'v' a double for the whole archive.
+    # 'v' is declared a double for the whole archive.
     want = f"./in/big.csv:{line}: column 'v': cannot convert 'n/a' to double"
     assert rejects[2]["reason"] == want
     assert read_output(tmp_path / "out").num_rows == 3 + 90_001
@@ -190,7 +196,10 @@ def test_lenient_conversion_with_timestamp_format(
     path = tmp_path / "t.csv"
     good = "".join(f"{i},0{i}/03/2024 10:00,{i}.5\n" for i in range(1, 8))
     path.write_text("id,at,v\n" + good + "8,yesterday,1\n9,09/03/2024 10:00,oops\n")
-    settings = Settings(on_error=mode, timestamp_format="%d/%m/%Y %H:%M")
+    # Declared: whole-input inference would read 'at' and 'v' as text.
+    settings = Settings(
+        on_error=mode, timestamp_format="%d/%m/%Y %H:%M", column_type="at=timestamp[s],v=double"
+    )
     reader = open_reader(f"file://{path}", settings)
     assert reader.schema().field("at").type == pa.timestamp("s")
     batches = [b for p in reader.plan(1) for b in reader.read(p, 100)]

@@ -30,7 +30,8 @@ def _schema(**types: pa.DataType) -> pa.Schema:
     [
         (pa.int32(), pa.int64(), pa.int64()),
         (pa.uint8(), pa.int16(), pa.int64()),
-        (pa.int64(), pa.float32(), pa.float64()),
+        (pa.int32(), pa.float32(), pa.float64()),
+        (pa.uint32(), pa.float64(), pa.float64()),
         (pa.float32(), pa.float64(), pa.float64()),
         (pa.null(), pa.string(), pa.string()),
         (pa.string(), pa.large_string(), pa.large_string()),
@@ -52,6 +53,9 @@ def test_rule(a: pa.DataType, b: pa.DataType, want: pa.DataType) -> None:
         (pa.timestamp("us", "UTC"), pa.timestamp("us", "Europe/Berlin")),
         (pa.date32(), pa.timestamp("us")),
         (pa.bool_(), pa.int64()),
+        # A double holds integers only up to 2**53: without the values, refuse.
+        (pa.int64(), pa.float64()),
+        (pa.uint64(), pa.float32()),
     ],
 )
 def test_conflict_names_both_files_and_the_column(a: pa.DataType, b: pa.DataType) -> None:
@@ -82,6 +86,20 @@ def test_column_added_halfway_through_an_archive(tmp_path: Path) -> None:
     assert got.column("v").to_pylist() == [10.0, 20.0, 30.0, 40.5]
 
 
+def test_csv_files_decide_on_all_their_values(tmp_path: Path) -> None:
+    """Numbers in one file and words in another: text, every value as written; an integer
+    past 2**53 in one file and a fraction in another: an exact decimal, not a double."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.csv").write_text("id,reading,big\n1,12.50,9007199254740993\n")
+    (src / "b.csv").write_text("id,reading,big\n2,broken,0.5\n")
+    got = sort_by_id(read_source(f"file://{src}"))
+    assert got.schema.field("reading").type == pa.string()
+    assert got.column("reading").to_pylist() == ["12.50", "broken"]
+    assert got.schema.field("big").type == pa.decimal128(38, 1)
+    assert [str(v) for v in got.column("big").to_pylist()] == ["9007199254740993.0", "0.5"]
+
+
 def test_parquet_int_and_float_files(tmp_path: Path) -> None:
     src = tmp_path / "in"
     src.mkdir()
@@ -109,7 +127,10 @@ def test_cli_unified_archive(run_cli, tmp_path: Path) -> None:  # type: ignore[n
 
 def test_cli_conflict_exit_4(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cases = {
-        "string-vs-number": ("id,reading\n1,12.5\n", "id,reading\n2,broken\n"),
+        "zoned-vs-naive-z": (
+            "id,reading\n1,2024-01-01T00:00:00+01:00\n",
+            "id,reading\n2,2024-02-01 00:00:00\n",
+        ),
         "zoned-vs-naive": (
             "id,reading\n1,2024-01-01T00:00:00Z\n",
             "id,reading\n2,2024-02-01T00:00:00\n",

@@ -28,25 +28,48 @@ class BadCell:
 
 
 def text_schema(schema: pa.Schema) -> pa.Schema:
-    """``schema`` with every non-text column read as text."""
-    return pa.schema([f if _is_text(f.type) else f.with_type(pa.string()) for f in schema])
+    """``schema`` with every column read as raw bytes: text columns too, so a value that is
+    not UTF-8 sets its row aside instead of failing the block."""
+    return pa.schema([f if _is_binary(f.type) else f.with_type(pa.binary()) for f in schema])
 
 
 def _is_text(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
-def _convert(values: pa.Array, kind: pa.DataType, timestamp_format: str | None) -> pa.Array:
-    """Cast text to ``kind`` as the CSV reader would; raises ArrowInvalid on a bad value."""
-    if timestamp_format and pa.types.is_timestamp(kind):
-        # Like the reader, per value: the format first, then ISO 8601.
-        parsed = pc.strptime(values, format=timestamp_format, unit=kind.unit, error_is_null=True)
-        parsed = parsed.cast(kind)
-        failed = pc.and_(pc.is_valid(values), pc.is_null(parsed))
-        if pc.any(failed).as_py():
-            parsed = pc.replace_with_mask(parsed, failed, values.filter(failed).cast(kind))
-        return parsed
+def _is_binary(kind: pa.DataType) -> bool:
+    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+
+
+def cast_text(
+    values: pa.Array,
+    kind: pa.DataType,
+    timestamp_format: str | None,
+    assume_tz: str | None = None,
+) -> pa.Array:
+    """Cast text (or UTF-8 bytes) to ``kind`` as the CSV reader would; raises ArrowInvalid on
+    a bad value. With ``assume_tz``, naive timestamps in a zoned column are read in that zone."""
+    if _is_binary(values.type) and not _is_binary(kind):
+        values = values.cast(pa.string())
+    if pa.types.is_timestamp(kind):
+        if assume_tz and kind.tz is not None:
+            from colmig.backends.files.infer import to_utc
+
+            return to_utc(values, kind, assume_tz)
+        if timestamp_format:
+            # Like the reader, per value: the format first, then ISO 8601.
+            parsed = pc.strptime(
+                values, format=timestamp_format, unit=kind.unit, error_is_null=True
+            )
+            parsed = parsed.cast(kind)
+            failed = pc.and_(pc.is_valid(values), pc.is_null(parsed))
+            if pc.any(failed).as_py():
+                parsed = pc.replace_with_mask(parsed, failed, values.filter(failed).cast(kind))
+            return parsed
     return values.cast(kind)
+
+
+_convert = cast_text
 
 
 # Looser than Arrow's number parsers: text that does not match is surely not a number, so
@@ -57,13 +80,26 @@ _FLOAT = (
 )
 
 
-def _bad_rows(values: pa.Array, kind: pa.DataType, timestamp_format: str | None) -> list[int]:
+def _bad_rows(
+    values: pa.Array, kind: pa.DataType, timestamp_format: str | None, tz: str | None = None
+) -> list[int]:
     """Positions of the values of ``values`` that do not convert to ``kind`` (some do not)."""
+    if _is_binary(values.type) and not _is_binary(kind):
+        # Bytes that are not UTF-8 first, then the values of the text that is.
+        broken = _bisect(values, pa.string(), None)
+        if broken:
+            keep = np.ones(len(values), dtype=bool)
+            keep[broken] = False
+            rest = np.flatnonzero(keep)
+            text = values.take(pa.array(rest)).cast(pa.string())
+            more = [int(rest[i]) for i in _bad_rows(text, kind, timestamp_format, tz)]
+            return sorted(broken + more)
+        values = values.cast(pa.string())
     pattern = _INTEGER if pa.types.is_integer(kind) else None
     if pa.types.is_floating(kind):
         pattern = _FLOAT
     if pattern is None:
-        return _bisect(values, kind, timestamp_format)
+        return _bisect(values, kind, timestamp_format, tz=tz)
     matches = pc.fill_null(pc.match_substring_regex(values, pattern), True)
     surely = np.flatnonzero(~matches.to_numpy(zero_copy_only=False))
     if not len(surely):
@@ -74,17 +110,21 @@ def _bad_rows(values: pa.Array, kind: pa.DataType, timestamp_format: str | None)
 
 
 def _bisect(
-    values: pa.Array, kind: pa.DataType, timestamp_format: str | None, offset: int = 0
+    values: pa.Array,
+    kind: pa.DataType,
+    timestamp_format: str | None,
+    offset: int = 0,
+    tz: str | None = None,
 ) -> list[int]:
     try:
-        _convert(values, kind, timestamp_format)
+        cast_text(values, kind, timestamp_format, tz)
         return []
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         if len(values) == 1:
             return [offset]
     middle = len(values) // 2
-    return _bisect(values.slice(0, middle), kind, timestamp_format, offset) + _bisect(
-        values.slice(middle), kind, timestamp_format, offset + middle
+    return _bisect(values.slice(0, middle), kind, timestamp_format, offset, tz) + _bisect(
+        values.slice(middle), kind, timestamp_format, offset + middle, tz
     )
 
 
@@ -95,21 +135,23 @@ def convert(
     convert, and those rows' first bad cells."""
     bad: dict[int, BadCell] = {}
     converted: dict[int, pa.Array] = {}
+    zones = {i: _assumed(f) for i, f in enumerate(schema)}
+    schema = pa.schema([pa.field(f.name, f.type) for f in schema])
     for index, field in enumerate(schema):
         column = batch.column(index)
         if column.type.equals(field.type):
             converted[index] = column
             continue
         try:
-            converted[index] = _convert(column, field.type, timestamp_format)
+            converted[index] = cast_text(column, field.type, timestamp_format, zones[index])
             continue  # the common case: one cast, nothing more
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
-        rows = _bad_rows(column, field.type, timestamp_format)
+        rows = _bad_rows(column, field.type, timestamp_format, zones[index])
         if not rows:  # not a per-value failure: report it as it is
-            _convert(column, field.type, timestamp_format)
+            cast_text(column, field.type, timestamp_format, zones[index])
         for row in rows:
-            bad.setdefault(row, BadCell(row, index, str(column[row].as_py())))
+            bad.setdefault(row, BadCell(row, index, _shown(column[row].as_py())))
     if not bad:
         return pa.RecordBatch.from_arrays(
             [converted[i] for i in range(len(schema))], schema=schema
@@ -120,8 +162,25 @@ def convert(
     arrays = [
         converted[i].filter(mask)
         if i in converted
-        else _convert(batch.column(i).filter(mask), field.type, timestamp_format)
+        else cast_text(batch.column(i).filter(mask), field.type, timestamp_format, zones[i])
         for i, field in enumerate(schema)
     ]
     good = pa.RecordBatch.from_arrays(arrays, schema=schema)
     return good, sorted(bad.values(), key=lambda cell: cell.row)
+
+
+def _assumed(field: pa.Field) -> str | None:
+    """The -assume-tz the scan recorded for a column that mixes naive and zoned times."""
+    from colmig.backends.files.facts import NAIVE, of
+
+    facts = of(field)
+    if facts is None or not pa.types.is_timestamp(field.type) or field.type.tz is None:
+        return None
+    return facts.assume_tz if facts.kinds & NAIVE else None
+
+
+def _shown(value: object) -> str:
+    """A bad value as text; bytes that are not UTF-8 as the csv module decodes them."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)

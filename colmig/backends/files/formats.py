@@ -20,6 +20,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from colmig.backends.files.convert import _assumed
 from colmig.errors import ConfigError, SourceDataError
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet", "arrow")
@@ -104,6 +105,20 @@ class CsvOptions:
     header: bool = True
     null_values: tuple[str, ...] | None = None
     timestamp_format: str | None = None
+    #: The zone of naive timestamps in a column that also has zoned ones (-assume-tz).
+    assume_tz: str | None = None
+    #: Column types given by -schema/-column-type: (name, type) pairs, not inferred.
+    declared: tuple[tuple[str, pa.DataType], ...] = ()
+    on_error: str = "fail"
+    #: The source URL's scheme, for file names in messages.
+    scheme: str = "file"
+
+    def shown(self, path: str) -> str:
+        """``path`` as messages show it (as colmig.backends.files.fs.display does)."""
+        from colmig.backends.files.fs import display
+        from colmig.urls import parse
+
+        return display(parse(f"{self.scheme}:///"), None, path)  # type: ignore[arg-type]
 
     def parse_options(
         self,
@@ -291,7 +306,10 @@ def sniff_schema(
             schema = reader.schema
             if options.header is False:
                 schema = pa.schema([f.with_name(_generated_name(i)) for i, f in enumerate(schema)])
-            return schema
+            # The head gave the names; the types come from every value.
+            from colmig.backends.files.scan import scan_csv
+
+            return scan_csv(fs, path, fmt, compression, options, schema, CSV_BLOCK)
         if fmt == "jsonl":
             schema = pajson.open_json(
                 stream, read_options=pajson.ReadOptions(block_size=SNIFF_BLOCK)
@@ -326,6 +344,22 @@ def _zoned_json_timestamps(
             index = schema.get_field_index(stamp.name)
             schema = schema.set(index, stamp.with_type(pa.timestamp(stamp.type.unit, "UTC")))
     return schema
+
+
+def _placed(
+    batch: pa.RecordBatch, late: dict[str, pa.Field], timestamp_format: str | None
+) -> pa.RecordBatch:
+    """``batch`` with its text timestamp columns converted as ``late`` says."""
+    from colmig.backends.files.convert import _assumed, cast_text
+
+    arrays, fields = [], []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if name in late:
+            kind = late[name].type
+            column = cast_text(column, kind, timestamp_format, _assumed(late[name]))
+        arrays.append(column)
+        fields.append(pa.field(name, column.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def _generated_name(index: int) -> str:
@@ -389,6 +423,9 @@ def iter_batches(
     start, end = spec.get("start", 0), spec.get("end")
     if fmt in ("csv", "tsv"):
         types = {f.name: f.type for f in file_schema}
+        # Naive and zoned timestamps in one column (-assume-tz): parsed as text, then placed.
+        late = {f.name: f for f in file_schema if _assumed(f)}
+        types.update({name: pa.string() for name in late})
         # A range after the first starts mid-file, without the header line.
         names = list(file_schema.names) if (start > 0 or not options.header) else None
         ranged = start > 0 or end is not None
@@ -407,7 +444,11 @@ def iter_batches(
                 newlines_in_values=not ranged,
                 include_columns=present or None,
             )
-            yield from reader
+            if not late:
+                yield from reader
+                return
+            for batch in reader:
+                yield _placed(batch, late, options.timestamp_format)
         return
     with open_binary(fs, path, compression) as stream:
         if fmt == "jsonl":

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from colmig.backends.base import Capabilities, Partition, Reader
 from colmig.backends.files import fs as fsmod
 from colmig.backends.files.convert import BadCell, convert, text_schema
+from colmig.backends.files.declared import declared_types
 from colmig.backends.files.diagnose import bad_json_line, bad_lines
 from colmig.backends.files.formats import (
     CSV_BLOCK,
@@ -81,6 +82,10 @@ class FileReader(Reader):
             header=settings.header if header is None else header.lower() in ("1", "true", "yes"),
             null_values=tuple(nulls.split(",")) if nulls is not None else None,
             timestamp_format=query.get("timestamp_format", settings.timestamp_format),
+            assume_tz=query.get("assume_tz", settings.assume_tz),
+            declared=tuple(declared_types(settings.schema, settings.column_type).items()),
+            on_error=settings.on_error,
+            scheme=url.scheme,
         )
         self.forced_format = query.get("format", settings.format)
         self.forced_compression = query.get("compression")
@@ -354,9 +359,13 @@ class FileReader(Reader):
         f = self._by_path()[spec["path"]]
         file_schema = self._file_schemas[f.path]
         csv = f.format in ("csv", "tsv")
-        if csv:
-            # Parse straight into the unified types (int in one file, float in another).
-            file_schema = pa.schema([full.field(name) for name in file_schema.names])
+        if csv or f.format == "jsonl":
+            # Parse straight into the unified types (int in one file, float in another); the
+            # scan's facts (field metadata) say which columns need more than Arrow's parser.
+            own = file_schema
+            file_schema = pa.schema(
+                [full.field(n).with_metadata(own.field(n).metadata or {}) for n in own.names]
+            )
         lenient = csv and self.settings.on_error in ("skip", "reject")
         bad = BadRows(self.settings.on_error) if csv else None
         # A retried partition reads again: rows set aside by the failed attempt are not kept.
