@@ -190,3 +190,20 @@ def target_write_error(exc: BaseException, where: str) -> ColmigError | None:
         errno=name,
         path=str(path) if path else None,
     )
+
+
+def local_decode_error(exc: BaseException) -> bool:
+    """True when ``exc`` comes from an OSError without errno and there is none with one: on a
+    local file system every failing system call sets errno, so such an error is a library
+    (pyarrow's Parquet/Thrift decoder) refusing the file's bytes, not an I/O failure."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    found = False
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError):
+            if current.errno is not None:
+                return False
+            found = True
+        current = current.__cause__ or current.__context__
+    return found

@@ -37,7 +37,10 @@ from colmig.errors import (
     ConfigError,
     LockTimeoutError,
     PartialFailureError,
+    SourceDataError,
     ValidationError,
+    local_decode_error,
+    target_write_error,
 )
 from colmig.registry import open_reader, open_writer
 from colmig.urls import canonical, parse, redact, redact_secrets
@@ -140,6 +143,33 @@ def _job_id(sub: SubJob) -> str:
     return short_hash(*[p or "" for p in parts], length=16)
 
 
+@contextmanager
+def _target_side(target: str) -> Iterator[None]:
+    """An OSError meaning the target cannot take data (disk full, read-only, permission, a
+    name too long) is exit 5 naming errno and path, whatever the backend wrapped it in."""
+    try:
+        yield
+    except Exception as exc:
+        mapped = target_write_error(exc, redact(target))
+        if mapped is None:
+            raise
+        raise mapped from None
+
+
+@contextmanager
+def _source_side(source: str) -> Iterator[None]:
+    """An errno-less OSError from a local source file is a library decoding the file (a
+    corrupted Parquet footer), not I/O: bad source data, not a connection failure."""
+    try:
+        yield
+    except ColmigError as exc:
+        if isinstance(exc, SourceDataError) or parse(source).scheme != "file":
+            raise
+        if not local_decode_error(exc):
+            raise
+        raise SourceDataError(str(exc)) from None
+
+
 @dataclass
 class Prepared:
     """A sub-job with its reader, writer, schemas and plan."""
@@ -177,7 +207,8 @@ def _prepare(sub: SubJob, run_id: str, with_writer: bool) -> Prepared:
     s = sub.settings
     _check_not_nested(sub.source, sub.target)
     reader = open_reader(sub.source, s)
-    input_schema = reader.schema()
+    with _source_side(sub.source):
+        input_schema = reader.schema()
     compiled = None
     output_schema = input_schema
     if sub.transformation is not None:
@@ -198,7 +229,8 @@ def _prepare(sub: SubJob, run_id: str, with_writer: bool) -> Prepared:
     ids = [p.id for p in partitions]
     if len(set(ids)) != len(ids):
         raise ColmigError(f"{reader.describe()}: the plan has duplicate partition ids (a bug)")
-    writer = open_writer(sub.target, s) if (with_writer and sub.target) else None
+    with _target_side(sub.target or ""):
+        writer = open_writer(sub.target, s) if (with_writer and sub.target) else None
     job = JobInfo(
         job_id=_job_id(sub),
         run_id=run_id,
@@ -329,7 +361,8 @@ def _run_with(sub: SubJob, run_id: str, started: float, executor: Any, queue: An
     with _job_lock(s.state_dir, job.job_id):
         ledger.start_job(job.job_id, f"{redact(sub.source)} -> {redact(sub.target or '')}", s.fresh)
         ledger.start_run(run_id, job.job_id)
-        writer.prepare(prepared.output_schema, job, s.fresh)
+        with _target_side(sub.target or ""):
+            writer.prepare(prepared.output_schema, job, s.fresh)
         planned = {p.id for p in prepared.partitions}
         committed, rewritten = _committed(ledger, writer, job, s.fresh)
         # Also what the run ledger recorded: partitions whose outputs look gone may be the
@@ -344,7 +377,8 @@ def _run_with(sub: SubJob, run_id: str, started: float, executor: Any, queue: An
             )
         if rewritten:
             log.warning("%s", rewritten)
-        removed = writer.cleanup(job, planned, committed)
+        with _target_side(sub.target or ""):
+            removed = writer.cleanup(job, planned, committed)
         if removed:
             log.info("removed %d leftover file(s) of interrupted partitions", removed)
         baseline = _baseline(ledger, writer, prepared, committed, s)
