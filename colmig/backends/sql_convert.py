@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,13 +30,13 @@ class ValueDoesNotFit(TargetError):
 class Misfit:
     column: str
     row: int
-    value: Any
+    value: str
     target: str
     reason: str
 
     def describe(self, where: str) -> str:
         return (
-            f"column {self.column}: value {self.value!r} at row {self.row + 1} of {where} does"
+            f"column {self.column}: value {self.value} at row {self.row + 1} of {where} does"
             f" not fit the target column type {self.target} ({self.reason})"
         )
 
@@ -188,11 +187,24 @@ def first_misfits(
         for offset in range(len(chunk)):
             reason = _converts(chunk.slice(offset, 1), to)
             if reason is not None:
-                value = chunk[offset].as_py()
+                value = _shown(chunk.slice(offset, 1))
                 out.append(Misfit(column, start + offset, value, target_name, reason))
                 if len(out) >= limit:
                     return out
     return out
+
+
+def _shown(one: pa.Array) -> str:
+    """One value as the user would write it (nanoseconds kept; text quoted)."""
+    try:
+        value = one[0].as_py()
+    except (ValueError, OverflowError):
+        return str(one.cast(pa.string())[0].as_py())
+    if isinstance(value, str | bytes):
+        return repr(value)
+    if pa.types.is_temporal(one.type) or pa.types.is_decimal(one.type):
+        return str(one.cast(pa.string())[0].as_py())
+    return str(value)
 
 
 def _converts(array: pa.Array, to: pa.DataType) -> str | None:

@@ -45,6 +45,8 @@ from colmig.urls import URL, redact_secrets
 
 log = logging.getLogger(__name__)
 _LOGGED_MISFITS = 20
+#: Resume counts at most this many rows of a target table to check the ledger against it.
+RESUME_COUNT_CAP = 1_000_000
 
 _CONNECTION_WORDS = (
     "connection refused",
@@ -241,6 +243,36 @@ class SqlWriter(Writer):
     def _keys(self) -> list[str]:
         return [k.strip() for k in (self.settings.key or "").split(",") if k.strip()]
 
+    def _per_partition_tables(self) -> bool:
+        """A list or glob of source tables: each goes to its own table, named per partition."""
+        s = self.settings
+        spec = s.source_table or s.table or ""
+        return not s.target_table and not s.query and ("," in spec or any(c in spec for c in "*?["))
+
+    def _create_for_partition(self, cur: Any, table: str, schema: pa.Schema) -> None:
+        """Create a list/glob job's target table in its own committed transaction, once, while
+        parallel partitions of the same table wait (then see it)."""
+        self.conn.rollback()
+        with self._creation_lock(cur, table):
+            self._begin(cur)
+            if self._existing_load_schema(cur, table, schema) is None:
+                keys = self._keys() if self.settings.write_mode == "upsert" else []
+                self._create_table(cur, table, schema, keys)
+                self._after_create(cur, table)
+            self.conn.commit()
+        self._begin(cur)
+
+    def _creation_lock(self, cur: Any, table: str) -> contextlib.AbstractContextManager[None]:
+        """Held while one process checks for and creates ``table``."""
+        return contextlib.nullcontext()
+
+    def _ledger_has_target(self, cur: Any) -> bool:
+        """Whether the ledger records each partition's target table (the column is optional:
+        ledgers of older colmig versions, and dialects that do not add it, lack it)."""
+        if "_ledger_target" not in self.__dict__:
+            self.__dict__["_ledger_target"] = "target_table" in self._columns_of(cur, LEDGER_TABLE)
+        return bool(self.__dict__["_ledger_target"])
+
     # --- contract -----------------------------------------------------------------------------
 
     def prepare(self, schema: pa.Schema, job: JobInfo, fresh: bool) -> None:
@@ -250,6 +282,11 @@ class SqlWriter(Writer):
         missing = [k for k in keys if k not in schema.names]
         if missing:
             raise ConfigError(f"-key column(s) {', '.join(missing)} not in the data")
+        if self._per_partition_tables() and self._uses_staging():
+            raise ConfigError(
+                "-write-mode replace and -rollback-on-error stage one table: run one job per"
+                " table instead of a list or glob of tables"
+            )
         with self._guard("prepare"):
             cur = self._cursor()
             self._begin(cur)
@@ -265,7 +302,7 @@ class SqlWriter(Writer):
                     if not resumed or not self._table_exists(cur, target):
                         self._create_table(cur, staging, schema, keys)
                         self._after_create(cur, staging)
-            else:
+            elif not self._per_partition_tables():
                 if self._existing_load_schema(cur, target, schema) is None:
                     self._create_table(cur, target, schema, keys)
                     self._after_create(cur, target)
@@ -305,6 +342,9 @@ class SqlWriter(Writer):
                 return WriteResult(rows=int(done[0][0]), bytes=0)
             dest = self._staging(target, job) if self._uses_staging() else target
             load_schema = self._existing_load_schema(cur, dest, schema)
+            if load_schema is None and self._per_partition_tables():
+                self._create_for_partition(cur, dest, schema)
+                load_schema = self._existing_load_schema(cur, dest, schema)
             if load_schema is None:
                 raise TargetError(f"target table {dest} disappeared during the run", table=dest)
 
@@ -341,10 +381,13 @@ class SqlWriter(Writer):
                     raise raised[0] from None
                 raise
             now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+            names, values = "", ""
+            if self._ledger_has_target(cur):
+                names, values = ", target_table", f", {self.literal(target)}"
             cur.execute(
                 f"INSERT INTO {LEDGER_TABLE} (job_id, partition_id, rows_written, committed_at,"
-                f" run_id) VALUES ({self.literal(job.job_id)}, {self.literal(partition.id)},"
-                f" {counted['rows']}, {self.literal(now)}, {self.literal(job.run_id)})"
+                f" run_id{names}) VALUES ({self.literal(job.job_id)}, {self.literal(partition.id)},"
+                f" {counted['rows']}, {self.literal(now)}, {self.literal(job.run_id)}{values})"
             )
             self.conn.commit()
         return WriteResult(
@@ -355,18 +398,93 @@ class SqlWriter(Writer):
         )
 
     def committed_partitions(self, job: JobInfo) -> set[str] | None:
+        """The job's ledger rows whose rows are still plausibly in the target.
+
+        A partition whose table was dropped or emptied since is forgotten (its ledger row
+        deleted) so the run writes it again; a table holding fewer rows than the ledger
+        records for it (append) stops the run naming the table, since which partitions lost
+        rows cannot be told."""
         with self._guard("reading the ledger"):
             cur = self._cursor()
             self._begin(cur)
             if not self._table_exists(cur, LEDGER_TABLE):
                 self.conn.rollback()
                 return set()
+            target = ", target_table" if self._ledger_has_target(cur) else ""
             cur.execute(
-                f"SELECT partition_id FROM {LEDGER_TABLE} WHERE job_id = {self.literal(job.job_id)}"
+                f"SELECT partition_id, rows_written{target} FROM {LEDGER_TABLE}"
+                f" WHERE job_id = {self.literal(job.job_id)}"
             )
-            ids = {str(row[0]) for row in cur.fetchall()}
+            by_table: dict[str, dict[str, int]] = {}
+            default = self._target_name(job)
+            for row in cur.fetchall():
+                table = str(row[2]) if target and row[2] else default
+                by_table.setdefault(table, {})[str(row[0])] = int(row[1])
+            stale: set[str] = set()
+            for table, entries in by_table.items():
+                if self._rows_gone(cur, table, job, sum(entries.values())):
+                    stale |= set(entries)
+            if stale:
+                self._forget(cur, job, stale)
+                self.conn.commit()
+            else:
+                self.conn.rollback()
+            return {pid for entries in by_table.values() for pid in entries} - stale
+
+    def _rows_gone(self, cur: Any, table: str, job: JobInfo, recorded: int) -> bool:
+        """True when ``table`` lost every row the ledger records for it; raises TargetError
+        when it lost only some of them (append)."""
+        holders = [table]
+        if self._uses_staging():
+            staging = self._staging(table, job)
+            if self.settings.write_mode == "replace":
+                holders = [staging] if self._table_exists(cur, staging) else [table]
+            else:
+                holders = [staging, table]
+        present = [t for t in holders if self._table_exists(cur, t)]
+        if not present:
+            log.warning(
+                "table %s recorded as loaded by this job is gone from %s: writing its"
+                " partitions again",
+                table,
+                self.url.redacted,
+            )
+            return True
+        if recorded == 0:
+            return False
+        # Counting stops at what the ledger recorded (capped): cheap next to the load itself.
+        wanted = recorded if self.settings.write_mode == "append" else 1
+        wanted = min(wanted, RESUME_COUNT_CAP)
+        held = sum(self._count_up_to(cur, t, wanted) for t in present)
+        if held == 0:
+            log.warning(
+                "table %s holds none of the %d rows this job loaded into it (emptied since):"
+                " writing its partitions again",
+                table,
+                recorded,
+            )
+            return True
+        if held < wanted:
             self.conn.rollback()
-            return ids
+            raise TargetError(
+                f"table {table} in {self.url.redacted} holds {held} rows but this job's ledger"
+                f" records {recorded} rows committed into it: rows were deleted since the last"
+                " run and colmig cannot tell which partitions lost them. Empty the table and"
+                " re-run with -fresh, or delete this job's rows from colmig_ledger",
+                table=table,
+            )
+        return False
+
+    def _count_up_to(self, cur: Any, table: str, limit: int) -> int:
+        cur.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {self.quote(table)} LIMIT {limit}) s")
+        return int(cur.fetchall()[0][0])
+
+    def _forget(self, cur: Any, job: JobInfo, partition_ids: set[str]) -> None:
+        for pid in sorted(partition_ids):
+            cur.execute(
+                f"DELETE FROM {LEDGER_TABLE} WHERE job_id = {self.literal(job.job_id)}"
+                f" AND partition_id = {self.literal(pid)}"
+            )
 
     def finalize(self, job: JobInfo) -> None:
         if not self._uses_staging():

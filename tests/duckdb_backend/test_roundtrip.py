@@ -161,13 +161,12 @@ def test_upsert_on_key_last_row_of_a_key_wins(duckdb_url: str) -> None:
     assert keys == [(["id"],)]
 
 
-def test_upsert_into_a_table_without_a_key_constraint_fails_before_writing(
-    duckdb_url: str,
-) -> None:
+def test_upsert_into_a_table_without_a_key_constraint_merges(duckdb_url: str) -> None:
     write_table(duckdb_url, series_table(10), Settings(table="nokey"), job())
-    writer = open_writer(duckdb_url, Settings(table="nokey", write_mode="upsert", key="id"))
-    with pytest.raises(TargetError, match=r"no PRIMARY KEY or UNIQUE constraint on \(id\)"):
-        writer.prepare(series_table(1).schema, job("u"), False)
+    settings = Settings(table="nokey", write_mode="upsert", key="id")
+    write_table(duckdb_url, series_table(5, start=8), settings, job("u"))
+    ids = [r[0] for r in query(duckdb_url, "SELECT id FROM nokey ORDER BY id")]
+    assert ids == list(range(13))
     with pytest.raises(ConfigError, match="-key"):
         open_writer(duckdb_url, Settings(table="nokey", write_mode="upsert"))
 

@@ -23,11 +23,11 @@ from typing import Any
 import pyarrow as pa
 
 from colmig.backends.duckdb import typemap
-from colmig.backends.duckdb.writer import FileLock, database_path, open_database
+from colmig.backends.duckdb.writer import FileLock, database_path, error_class, open_database
 from colmig.backends.sql_common import TableChoice, quote_ident, sql_string
 from colmig.backends.sql_reader import SqlReader
 from colmig.config import Settings
-from colmig.errors import ConnectionFailedError
+from colmig.errors import ColmigError, ConnectionFailedError
 from colmig.urls import URL
 
 _KEY_TYPES = (
@@ -120,6 +120,9 @@ class DuckdbReader(SqlReader):
 
     def quote(self, name: str) -> str:
         return quote_ident(name)
+
+    def _error_class(self, exc: BaseException) -> type[ColmigError]:
+        return error_class(exc)
 
     def _range_literal(self, value: Any, kind: str) -> str:
         if kind == "int":

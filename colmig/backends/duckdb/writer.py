@@ -39,7 +39,7 @@ from colmig.backends.duckdb import typemap
 from colmig.backends.sql_common import LEDGER_TABLE, conform, quote_ident, sql_string, stats_kind
 from colmig.backends.sql_writer import SqlWriter
 from colmig.config import Settings
-from colmig.errors import ConfigError, ConnectionFailedError, TargetError
+from colmig.errors import ColmigError, ConfigError, ConnectionFailedError, TargetError
 from colmig.urls import URL, redact_secrets
 
 LOCK_SUFFIX = ".colmig.lock"
@@ -124,6 +124,15 @@ def open_database(url: URL, *, read_only: bool, wait_s: float) -> Any:
         conn.close()
         raise
     return conn
+
+
+def error_class(exc: BaseException) -> type[ColmigError]:
+    """DuckDB's exception classes: I/O and connection failures are the file, not the data."""
+    import duckdb
+
+    if isinstance(exc, duckdb.IOException | duckdb.ConnectionException | OSError):
+        return ConnectionFailedError
+    return TargetError
 
 
 class DuckConnection:
@@ -236,8 +245,6 @@ class DuckdbWriter(SqlWriter):
 
     def prepare(self, schema: pa.Schema, job: JobInfo, fresh: bool) -> None:
         with self._session():
-            if self.settings.write_mode == "upsert":
-                self._check_upsert_key(self._target_name(job))
             super().prepare(schema, job, fresh)
 
     def write_partition(
@@ -261,6 +268,9 @@ class DuckdbWriter(SqlWriter):
     def quote(self, name: str) -> str:
         return quote_ident(name)
 
+    def _error_class(self, exc: BaseException) -> type[ColmigError]:
+        return error_class(exc)
+
     def literal(self, value: str) -> str:
         return sql_string(value)
 
@@ -273,6 +283,7 @@ class DuckdbWriter(SqlWriter):
             " VARCHAR NOT NULL, rows_written BIGINT NOT NULL, committed_at TIMESTAMPTZ NOT NULL,"
             " run_id VARCHAR NOT NULL, PRIMARY KEY (job_id, partition_id))"
         )
+        cur.execute(f"ALTER TABLE {LEDGER_TABLE} ADD COLUMN IF NOT EXISTS target_table VARCHAR")
 
     def _where_table(self, table: str) -> str:
         schema, _, name = table.rpartition(".")
@@ -337,25 +348,29 @@ class DuckdbWriter(SqlWriter):
     def _checksum_expr(self, col: str, field: pa.Field) -> str | None:
         return typemap.checksum_expr(col, stats_kind(field.type), field.type)
 
-    def _check_upsert_key(self, target: str) -> None:
-        """An existing upsert target needs a primary key or unique constraint on -key."""
+    def _merge(self, cur: Any, target: str, source: str, columns: list[str]) -> None:
+        """ON CONFLICT where a PRIMARY KEY or UNIQUE constraint on -key exists, else MERGE."""
         keys = self._keys()
-        with self._guard("prepare"):
-            cur = self._cursor()
-            if not self._table_exists(cur, target):
-                return
-            cur.execute(
-                "SELECT constraint_column_names FROM duckdb_constraints() WHERE"
-                f" {self._where_table(target)} AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
-            )
-            constrained = [{c.lower() for c in row[0]} for row in cur.fetchall()]
-        if {k.lower() for k in keys} not in constrained:
-            raise TargetError(
-                f"-write-mode upsert: table {target} in {self.url.redacted} has no PRIMARY KEY or"
-                f" UNIQUE constraint on ({', '.join(keys)}); add one or drop the table so colmig"
-                " creates it",
-                table=target,
-            )
+        cur.execute(
+            "SELECT constraint_column_names FROM duckdb_constraints() WHERE"
+            f" {self._where_table(target)} AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
+        )
+        constrained = [{c.lower() for c in row[0]} for row in cur.fetchall()]
+        if {k.lower() for k in keys} in constrained:
+            cur.execute(self._merge_sql(target, source, columns, keys))
+            return
+        key_list = ", ".join(self.quote(k) for k in keys)
+        on = " AND ".join(f"t.{self.quote(k)} = s.{self.quote(k)}" for k in keys)
+        names = ", ".join(self.quote(c) for c in columns)
+        sets = ", ".join(f"{self.quote(c)} = s.{self.quote(c)}" for c in columns if c not in keys)
+        matched = f" WHEN MATCHED THEN UPDATE SET {sets}" if sets else ""
+        values = ", ".join(f"s.{self.quote(c)}" for c in columns)
+        cur.execute(
+            f"MERGE INTO {self.quote(target)} AS t USING (SELECT {names} FROM"
+            f" {self.quote(source)} QUALIFY row_number() OVER (PARTITION BY {key_list}"
+            f" ORDER BY rowid DESC) = 1) AS s ON {on}{matched}"
+            f" WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
+        )
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from colmig.backends.postgres.connect import classify, connect
 from colmig.backends.postgres.typemap import COLMIG_TYPE
-from colmig.backends.sql_common import TableChoice, quote_ident
+from colmig.backends.sql_common import TableChoice, quote_ident, sql_string
 from colmig.backends.sql_reader import SqlReader
 from colmig.config import Settings
 from colmig.errors import ColmigError
@@ -39,7 +39,7 @@ class PostgresReader(SqlReader):
             return str(int(value))
         cast = "timestamptz" if kind == "timestamptz" else "timestamp"
         suffix = "+00" if kind == "timestamptz" else ""
-        return f"'{value}{suffix}'::{cast}"
+        return f"{sql_string(str(value) + suffix)}::{cast}"
 
     def _open_stream(
         self, sql: str, batch_rows: int
@@ -94,7 +94,8 @@ class PostgresReader(SqlReader):
         rows = self._fetch_all(
             "SELECT a.attname, a.atttypid IN (" + _NUMERIC_TYPES + ") FROM pg_index i JOIN"
             " pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE"
-            f" i.indrelid = to_regclass('{self.quote(table)}') AND i.indisprimary"
+            " i.indrelid = to_regclass($1) AND i.indisprimary",
+            (self.quote(table),),
         )
         if len(rows) == 1 and rows[0][1]:
             return str(rows[0][0])
@@ -102,16 +103,17 @@ class PostgresReader(SqlReader):
 
     def _estimate_rows(self, table: str) -> int | None:
         rows = self._fetch_all(
-            f"SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass('{self.quote(table)}')"
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)",
+            (self.quote(table),),
         )
         return int(rows[0][0]) if rows and rows[0][0] and rows[0][0] > 0 else None
 
-    def _fetch_all(self, sql: str) -> list[tuple[Any, ...]]:
+    def _fetch_all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         def run() -> list[tuple[Any, ...]]:
             conn = connect(self.url)
             try:
                 with conn.cursor() as cur:
-                    cur.execute(sql)
+                    cur.execute(sql, params or None)
                     return [tuple(r) for r in cur.fetchall()]
             finally:
                 conn.close()

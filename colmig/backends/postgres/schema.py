@@ -36,11 +36,16 @@ from colmig.errors import (
     MigrationFailedError,
     TargetError,
 )
+from colmig.schema.pgcopy import parse_block
+from colmig.schema.pgcopy_load import CopyRowError, copy_rows
+from colmig.schema.pghints import error_line as _error_line
+from colmig.schema.pghints import no_transaction_hint
 from colmig.urls import URL, add_secret, redact_secrets
 
 #: URL query keys colmig handles itself instead of passing them to libpq.
 _OWN_KEYS = {"search_path", "schema", "table"}
 _DRIVER_PREFIX = re.compile(r"^[A-Z_]+: (\[libpq\] )?(Failed to (prepare|execute) query: )?")
+_FAILED_QUERY = re.compile(r"^Failed to (prepare|execute) query '.*?': ", re.DOTALL)
 
 
 def libpq_uri(url: URL) -> str:
@@ -52,12 +57,43 @@ def libpq_uri(url: URL) -> str:
     return "postgresql://" + rest + "?" + "&".join(f"{k}={v}" for k, v in query.items())
 
 
+def _diag(exc: BaseException) -> dict[str, str]:
+    """The server's error fields (PG_DIAG_*) that ADBC attaches to its exceptions."""
+    out: dict[str, str] = {}
+    for key, value in getattr(exc, "details", None) or ():
+        name = key.decode() if isinstance(key, bytes) else str(key)
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        out[name.removeprefix("PG_DIAG_")] = text
+    return out
+
+
 def pg_error(exc: BaseException) -> str:
-    """ADBC's message without its driver prefix, first line, redacted, with the SQLSTATE."""
-    text = redact_secrets(str(exc)).strip()
-    line = _DRIVER_PREFIX.sub("", text.splitlines()[0] if text else type(exc).__name__)
-    line = re.sub(r"^ERROR:\s+", "", line).strip()
-    state = getattr(exc, "sqlstate", None)
+    """The server's message (primary, detail, hint) redacted, with the SQLSTATE; never empty.
+
+    Read from the error fields, not the driver's text: that text repeats the whole statement
+    (so its "first line" may be part of the SQL) and is empty for some failures."""
+    diag = _diag(exc)
+    state = getattr(exc, "sqlstate", None) or diag.get("SQLSTATE")
+    if diag.get("MESSAGE_PRIMARY"):
+        parts = [diag["MESSAGE_PRIMARY"]]
+        parts += [
+            f"{k.title()}: {diag[f'MESSAGE_{k}']}"
+            for k in ("DETAIL", "HINT")
+            if diag.get(f"MESSAGE_{k}")
+        ]
+        line = " ".join(p.strip().replace("\n", " ") for p in parts)
+    else:
+        text = redact_secrets(str(exc)).strip()
+        text = _FAILED_QUERY.sub("", _DRIVER_PREFIX.sub("", text))
+        text = re.sub(r"\.?\s*SQLSTATE: \w+\s*$", "", text).strip()
+        line = re.sub(r"^ERROR:\s+", "", text.splitlines()[0].strip() if text else "")
+        if not line:
+            status = str(exc).split(":", 1)[0] if ":" in str(exc) else ""
+            line = (
+                f"the driver reported {type(exc).__name__}{f' ({status})' if status else ''} "
+                "without a message from the server (the connection may have been lost)"
+            )
+    line = redact_secrets(line)
     return f"{line} [SQLSTATE {state}]" if state else line
 
 
@@ -254,21 +290,14 @@ class PostgresSchemaTarget(SchemaTarget):
         record: Mapping[str, Any] | None,
         remove_version: str | None,
         migrations_table: str,
+        *,
+        in_transaction: bool = True,
     ) -> None:
+        if not in_transaction:
+            self._apply_outside_transaction(statements, record, remove_version, migrations_table)
+            return
         started = time.monotonic()
-        conn = self.conn
-        with contextlib.closing(self._cursor()) as cur:
-            for index, statement in enumerate(statements):
-                try:
-                    cur.execute(statement)
-                except Exception as exc:
-                    self._rollback()
-                    raise MigrationFailedError(
-                        self._statement_message(index, len(statements), statement, exc),
-                        statement_index=index,
-                        cause=self._cause(exc),
-                        url=self.url.redacted,
-                    ) from None
+        self._run_statements(statements, in_transaction=True)
         duration_ms = int((time.monotonic() - started) * 1000)
         try:
             table = quote_ident(migrations_table)
@@ -276,24 +305,90 @@ class PostgresSchemaTarget(SchemaTarget):
                 self._query(f"DELETE FROM {table} WHERE version = $1", (remove_version,))
             if record is not None:
                 self._insert(table, record, duration_ms)
-            conn.commit()
+            self.conn.commit()
         except Exception as exc:
             raise self._fail(f"recording the migration in {migrations_table}", exc) from None
 
-    def _cause(self, exc: Exception) -> str:
+    def _apply_outside_transaction(
+        self,
+        statements: list[str],
+        record: Mapping[str, Any] | None,
+        remove_version: str | None,
+        migrations_table: str,
+    ) -> None:
+        """A ``-- colmig:no-transaction`` file: the row is dirty while its statements run one
+        by one in autocommit mode, so a failure part-way leaves it dirty for ``force``."""
+        table = quote_ident(migrations_table)
+        try:
+            if remove_version is not None:
+                self._query(
+                    f"UPDATE {table} SET dirty = true WHERE version = $1", (remove_version,)
+                )
+            if record is not None:
+                self._query(f"DELETE FROM {table} WHERE version = $1", (str(record["version"]),))
+                self._insert(table, {**record, "dirty": True}, 0)
+            self.conn.commit()
+        except Exception as exc:
+            raise self._fail(f"marking the migration dirty in {migrations_table}", exc) from None
+        started = time.monotonic()
+        self.conn.adbc_connection.set_autocommit(True)
+        try:
+            self._run_statements(statements, in_transaction=False)
+        finally:
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    self._conn.adbc_connection.set_autocommit(False)
+        duration_ms = int((time.monotonic() - started) * 1000)
+        try:
+            if remove_version is not None:
+                self._query(f"DELETE FROM {table} WHERE version = $1", (remove_version,))
+            if record is not None:
+                self._query(
+                    f"UPDATE {table} SET dirty = false, duration_ms = $1 WHERE version = $2",
+                    (duration_ms, str(record["version"])),
+                )
+            self.conn.commit()
+        except Exception as exc:
+            raise self._fail(f"recording the migration in {migrations_table}", exc) from None
+
+    def _run_statements(self, statements: list[str], *, in_transaction: bool) -> None:
+        with contextlib.closing(self._cursor()) as cur:
+            for index, statement in enumerate(statements):
+                try:
+                    block = parse_block(statement)
+                    if block is not None:
+                        copy_rows(self.conn, cur, block, in_transaction=in_transaction)
+                    else:
+                        cur.execute(statement)
+                except CopyRowError as exc:
+                    if in_transaction:
+                        self._rollback()
+                    cause = f"{exc.what}: {self._cause(exc.error, statement)}"
+                    raise MigrationFailedError(
+                        f"statement {index + 1} of {len(statements)} failed: {cause}",
+                        statement_index=index,
+                        line_offset=exc.line_offset,
+                        cause=cause,
+                        url=self.url.redacted,
+                    ) from None
+                except Exception as exc:
+                    if in_transaction:
+                        self._rollback()
+                    raise MigrationFailedError(
+                        self._statement_message(index, len(statements), statement, exc),
+                        statement_index=index,
+                        line_offset=_error_line(exc, statement),
+                        cause=self._cause(exc, statement),
+                        url=self.url.redacted,
+                    ) from None
+
+    def _cause(self, exc: BaseException, statement: str) -> str:
         """The driver's reason alone (the runner adds file, line and what happened next)."""
-        cause = pg_error(exc)
-        if getattr(exc, "sqlstate", None) == "25001":
-            cause += (
-                " (PostgreSQL cannot run it inside a transaction block, and colmig runs each"
-                " migration in one transaction; run it by hand, e.g. CREATE INDEX without"
-                " CONCURRENTLY in the migration)"
-            )
-        return cause
+        return pg_error(exc) + no_transaction_hint(getattr(exc, "sqlstate", None), statement)
 
     def _statement_message(self, index: int, total: int, statement: str, exc: Exception) -> str:
         return (
-            f"statement {index + 1} of {total} failed: {self._cause(exc)}; rolled back"
+            f"statement {index + 1} of {total} failed: {self._cause(exc, statement)}; rolled back"
             f" (statement: {snippet(statement)})"
         )
 

@@ -7,6 +7,7 @@ rows ingested then rolled back are gone). Upserts load a temporary table first.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,17 +43,34 @@ class PostgresWriter(SqlWriter):
             " NOT NULL, rows_written bigint NOT NULL, committed_at timestamptz NOT NULL,"
             " run_id text NOT NULL, PRIMARY KEY (job_id, partition_id))"
         )
+        cur.execute(f"ALTER TABLE {LEDGER_TABLE} ADD COLUMN IF NOT EXISTS target_table text")
+
+    @contextlib.contextmanager
+    def _creation_lock(self, cur: Any, table: str) -> Iterator[None]:
+        # A session lock, released after the creating transaction committed; the waiter then
+        # starts a new transaction, whose catalog snapshot sees the table.
+        key = (f"colmig create {table}",)
+        cur.execute("SELECT pg_advisory_lock(hashtext($1))", key)
+        cur.fetchall()
+        self.conn.commit()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                cur.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+                cur.fetchall()
+                self.conn.commit()
 
     def _table_exists(self, cur: Any, table: str) -> bool:
-        cur.execute(f"SELECT to_regclass({self.literal(self.quote(table))}) IS NOT NULL")
+        cur.execute("SELECT to_regclass($1) IS NOT NULL", (self.quote(table),))
         return bool(cur.fetchall()[0][0])
 
     def _columns(self, cur: Any, table: str) -> list[typemap.PgColumn]:
         cur.execute(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,"
-            " a.atthasdef FROM pg_attribute a WHERE a.attrelid ="
-            f" to_regclass({self.literal(self.quote(table))}) AND a.attnum > 0 AND NOT"
-            " a.attisdropped ORDER BY a.attnum"
+            " a.atthasdef FROM pg_attribute a WHERE a.attrelid = to_regclass($1)"
+            " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            (self.quote(table),),
         )
         return [typemap.PgColumn(r[0], r[1], bool(r[2]), bool(r[3])) for r in cur.fetchall()]
 
@@ -73,8 +91,8 @@ class PostgresWriter(SqlWriter):
         if not column:
             return
         cur.execute(
-            f"SELECT create_hypertable({self.literal(self.quote(table))}, {self.literal(column)},"
-            " migrate_data => true)"
+            "SELECT create_hypertable($1::regclass, $2::name, migrate_data => true)",
+            (self.quote(table), column),
         )
         cur.fetchall()
 
@@ -125,9 +143,57 @@ class PostgresWriter(SqlWriter):
         )
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         return (
-            f"INSERT INTO {self.quote(target)} ({names}) SELECT {names} FROM {self.quote(source)}"
+            f"INSERT INTO {self.quote(target)} ({names}) {self._last_per_key(source, columns)}"
             f" ON CONFLICT ({', '.join(self.quote(k) for k in keys)}) {action}"
         )
+
+    def _last_per_key(self, source: str, columns: list[str]) -> str:
+        """The rows of ``source``, only the last loaded row of each key (one row per key is
+        what ON CONFLICT and MERGE may touch)."""
+        names = ", ".join(self.quote(c) for c in columns)
+        keys = ", ".join(self.quote(k) for k in self._keys())
+        return (
+            f"SELECT DISTINCT ON ({keys}) {names} FROM {self.quote(source)}"
+            f" ORDER BY {keys}, ctid DESC"
+        )
+
+    def _merge(self, cur: Any, target: str, source: str, columns: list[str]) -> None:
+        """ON CONFLICT where a unique key on -key exists; otherwise MERGE (PostgreSQL 15+) or
+        a DELETE of the matching rows and an INSERT, in the partition's transaction."""
+        keys = self._keys()
+        if self._has_unique_key(cur, target, keys):
+            cur.execute(self._merge_sql(target, source, columns, keys))
+            return
+        on = " AND ".join(f"t.{self.quote(k)} = s.{self.quote(k)}" for k in keys)
+        names = ", ".join(self.quote(c) for c in columns)
+        if self._server_version(cur) >= 150000:
+            sets = ", ".join(
+                f"{self.quote(c)} = s.{self.quote(c)}" for c in columns if c not in keys
+            )
+            matched = f" WHEN MATCHED THEN UPDATE SET {sets}" if sets else ""
+            values = ", ".join(f"s.{self.quote(c)}" for c in columns)
+            cur.execute(
+                f"MERGE INTO {self.quote(target)} t USING ({self._last_per_key(source, columns)})"
+                f" s ON {on}{matched} WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
+            )
+            return
+        cur.execute(f"DELETE FROM {self.quote(target)} t USING {self.quote(source)} s WHERE {on}")
+        cur.execute(
+            f"INSERT INTO {self.quote(target)} ({names}) {self._last_per_key(source, columns)}"
+        )
+
+    def _has_unique_key(self, cur: Any, table: str, keys: list[str]) -> bool:
+        cur.execute(
+            "SELECT array_agg(a.attname::text) FROM pg_index i JOIN pg_attribute a ON"
+            " a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid ="
+            " to_regclass($1) AND i.indisunique AND i.indpred IS NULL GROUP BY i.indexrelid",
+            (self.quote(table),),
+        )
+        return any(set(row[0]) == set(keys) for row in cur.fetchall())
+
+    def _server_version(self, cur: Any) -> int:
+        cur.execute("SELECT current_setting('server_version_num')::int")
+        return int(cur.fetchall()[0][0])
 
     def _checksum_expr(self, col: str, field: pa.Field) -> str | None:
         return pg_checksum_expr(col, stats_kind(field.type))

@@ -1,0 +1,495 @@
+"""Hostile inputs and faults against the PostgreSQL and DuckDB backends, from the user's side:
+the CLI, a real PostgreSQL server, real DuckDB files (issues 8 and 9)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from colmig.backends.postgres.connect import libpq_uri
+from colmig.urls import parse
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE_ROWS = 12_960 * 3 + 12_880
+QUIET = ("-progress", "none")
+
+#: Table and column names an attacker controls: quotes, a statement separator, a backslash,
+#: unicode, and a string-literal breakout that calls a non-transactional function.
+EVIL_TABLE = "t'||nextval('victim_seq')||'"
+EVIL_TABLE_2 = 't; DROP TABLE victim; -- "ü"'
+EVIL_COLUMNS = ("a'b", "c;d", "e\\f", 'ü "q"')
+
+
+@contextlib.contextmanager
+def pg(url: str) -> Iterator[Any]:
+    import adbc_driver_postgresql.dbapi as adbc
+
+    conn = adbc.connect(libpq_uri(parse(url)), autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
+
+
+def pg_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    with pg(url) as cur:
+        cur.execute(sql)
+        return [tuple(r) for r in cur.fetchall()]
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def duck_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(path)) as conn:
+        return [tuple(r) for r in conn.execute(sql).fetchall()]
+
+
+def data(run_cli: Any, *args: str, cwd: Path | None = None) -> Any:
+    return run_cli("-mode", "data", *QUIET, *args, cwd=cwd)
+
+
+# --- 1. SQL injection through catalog names -----------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_hostile_table_and_column_names_from_postgres_move_and_run_no_sql(
+    run_cli: Any, pg_url: str, tmp_path: Path
+) -> None:
+    cols = ", ".join(f"{q(c)} text" for c in EVIL_COLUMNS)
+    with pg(pg_url) as cur:
+        cur.execute("CREATE SEQUENCE victim_seq")
+        cur.execute("CREATE TABLE victim (x int)")
+        for table in (EVIL_TABLE, EVIL_TABLE_2):
+            cur.execute(f"CREATE TABLE {q(table)} (id integer PRIMARY KEY, {cols})")
+            values = ", ".join(["'x''y;\\z ü'"] * len(EVIL_COLUMNS))
+            cur.execute(f"INSERT INTO {q(table)} SELECT g, {values} FROM generate_series(1, 50) g")
+            cur.execute(f"ANALYZE {q(table)}")
+    target = tmp_path / "out.duckdb"
+    result = data(
+        run_cli,
+        "-source",
+        pg_url,
+        "-target",
+        f"duckdb://{target}",
+        "-table",
+        "t*",
+        "-partitions",
+        "2",
+    )
+    assert result.returncode == 0, result.stderr
+    # The literal breakout would have called nextval(): the sequence must be untouched.
+    assert pg_rows(pg_url, "SELECT is_called FROM victim_seq") == [(False,)]
+    assert pg_rows(pg_url, "SELECT count(*) FROM victim") == [(0,)]
+    for table in (EVIL_TABLE, EVIL_TABLE_2):
+        names = [r[0] for r in duck_rows(target, f"DESCRIBE {q(table)}")]
+        assert names == ["id", *EVIL_COLUMNS]
+        got = duck_rows(target, f"SELECT count(*), min({q(EVIL_COLUMNS[2])}) FROM {q(table)}")
+        assert got == [(50, "x'y;\\z ü")]
+
+
+@pytest.mark.postgres
+def test_hostile_names_from_duckdb_into_postgres_with_upsert(
+    run_cli: Any, pg_url: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "src.duckdb"
+    cols = ", ".join(f"{q(c)} VARCHAR" for c in EVIL_COLUMNS)
+    with duckdb.connect(str(source)) as conn:
+        conn.execute(f"CREATE TABLE {q(EVIL_TABLE_2)} (id INTEGER PRIMARY KEY, {cols})")
+        values = ", ".join(["'x''y;\\z ü'"] * len(EVIL_COLUMNS))
+        conn.execute(f"INSERT INTO {q(EVIL_TABLE_2)} SELECT range, {values} FROM range(30)")
+    with pg(pg_url) as cur:
+        cur.execute("CREATE TABLE victim (x int)")
+    args = ("-source", f"duckdb://{source}", "-target", pg_url, "-table", "t;*", "-partitions", "2")
+    for _ in range(2):
+        result = data(run_cli, *args, "-write-mode", "upsert", "-key", "id", "-fresh")
+        assert result.returncode == 0, result.stderr
+    assert pg_rows(pg_url, "SELECT count(*) FROM victim") == [(0,)]
+    got = pg_rows(pg_url, f"SELECT count(*), min({q(EVIL_COLUMNS[3])}) FROM {q(EVIL_TABLE_2)}")
+    assert got == [(30, "x'y;\\z ü")]
+
+
+# --- 2. Resume checks the target ----------------------------------------------------------------
+
+
+def _series_csv(folder: Path, files: int = 4, rows: int = 25) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(files):
+        lines = ["id,device,value"]
+        lines += [f"{index * rows + i},d{i % 3},{i * 0.5}" for i in range(rows)]
+        (folder / f"part-{index}.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.mark.postgres
+def test_resume_after_drop_or_truncate_rewrites_postgres_partitions(
+    run_cli: Any, pg_url: str, tmp_path: Path
+) -> None:
+    source = _series_csv(tmp_path / "in")
+    args = ("-source", str(source), "-target", pg_url, "-target-table", "readings")
+    first = data(run_cli, *args)
+    assert first.returncode == 0, first.stderr
+    for damage in ("DROP TABLE readings", "TRUNCATE readings"):
+        with pg(pg_url) as cur:
+            cur.execute(damage)
+        again = data(run_cli, *args)
+        assert again.returncode == 0, again.stderr
+        assert "4 skipped by resume" not in again.stdout + again.stderr
+        assert pg_rows(pg_url, "SELECT count(*), count(DISTINCT id) FROM readings") == [(100, 100)]
+    # Untouched, a re-run is a no-op.
+    idle = data(run_cli, *args)
+    assert idle.returncode == 0 and "4 skipped by resume" in idle.stdout + idle.stderr
+    assert pg_rows(pg_url, "SELECT count(*) FROM readings") == [(100,)]
+
+
+@pytest.mark.postgres
+def test_resume_after_some_rows_deleted_stops_and_says_what_is_missing(
+    run_cli: Any, pg_url: str, tmp_path: Path
+) -> None:
+    source = _series_csv(tmp_path / "in")
+    args = ("-source", str(source), "-target", pg_url, "-target-table", "readings")
+    assert data(run_cli, *args).returncode == 0
+    with pg(pg_url) as cur:
+        cur.execute("DELETE FROM readings WHERE id < 10")
+    again = data(run_cli, *args)
+    assert again.returncode == 5, again.stdout + again.stderr
+    assert "readings" in again.stderr and "holds 90 rows" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_resume_after_drop_rewrites_duckdb_partitions(run_cli: Any, tmp_path: Path) -> None:
+    source = _series_csv(tmp_path / "in")
+    target = tmp_path / "t.duckdb"
+    args = ("-source", str(source), "-target", f"duckdb://{target}", "-target-table", "r")
+    assert data(run_cli, *args).returncode == 0
+    with duckdb.connect(str(target)) as conn:
+        conn.execute("DROP TABLE r")
+    again = data(run_cli, *args)
+    assert again.returncode == 0, again.stderr
+    assert duck_rows(target, "SELECT count(*) FROM r") == [(100,)]
+
+
+# --- 3. Upsert without a unique constraint ------------------------------------------------------
+
+
+def _upsert_csv(path: Path, rows: list[tuple[str, str, float]]) -> Path:
+    path.write_text("date,site,value\n" + "".join(f"{d},{s},{v}\n" for d, s, v in rows))
+    return path
+
+
+@pytest.mark.postgres
+def test_upsert_into_postgres_table_without_unique_constraint(
+    run_cli: Any, pg_url: str, tmp_path: Path
+) -> None:
+    with pg(pg_url) as cur:
+        cur.execute("CREATE TABLE daily (date date, site text, value double precision, note text)")
+        cur.execute(
+            "INSERT INTO daily VALUES ('2024-03-01', 'a', 1, 'kept'), ('2024-03-02', 'b', 2, 'x')"
+        )
+    first = _upsert_csv(tmp_path / "d1.csv", [("2024-03-02", "b2", 20.5), ("2024-03-03", "c", 3)])
+    result = data(
+        run_cli,
+        "-source",
+        str(first),
+        "-target",
+        pg_url,
+        "-target-table",
+        "daily",
+        "-write-mode",
+        "upsert",
+        "-key",
+        "date",
+    )
+    assert result.returncode == 0, result.stderr
+    got = pg_rows(pg_url, "SELECT date::text, site, value, note FROM daily ORDER BY date")
+    assert got == [
+        ("2024-03-01", "a", 1.0, "kept"),
+        ("2024-03-02", "b2", 20.5, "x"),
+        ("2024-03-03", "c", 3.0, None),
+    ]
+
+
+@pytest.mark.postgres
+def test_upsert_creates_primary_key_when_colmig_creates_the_table(
+    run_cli: Any, pg_url: str, tmp_path: Path
+) -> None:
+    first = _upsert_csv(tmp_path / "d1.csv", [("2024-03-02", "b", 2), ("2024-03-02", "b2", 5)])
+    args = ("-target", pg_url, "-target-table", "daily", "-write-mode", "upsert", "-key", "date")
+    assert data(run_cli, "-source", str(first), *args).returncode == 0
+    keys = pg_rows(
+        pg_url,
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
+        " AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'daily'::regclass AND i.indisprimary",
+    )
+    assert keys == [("date",)]
+    # The last row of a key within the input wins.
+    assert pg_rows(pg_url, "SELECT site, value FROM daily") == [("b2", 5.0)]
+
+
+def test_upsert_into_duckdb_table_without_unique_constraint(run_cli: Any, tmp_path: Path) -> None:
+    target = tmp_path / "t.duckdb"
+    with duckdb.connect(str(target)) as conn:
+        conn.execute("CREATE TABLE daily (date DATE, site VARCHAR, value DOUBLE, note VARCHAR)")
+        conn.execute(
+            "INSERT INTO daily VALUES ('2024-03-01', 'a', 1, 'kept'), ('2024-03-02', 'b', 2, 'x')"
+        )
+    first = _upsert_csv(tmp_path / "d1.csv", [("2024-03-02", "b2", 20.5), ("2024-03-03", "c", 3)])
+    result = data(
+        run_cli,
+        "-source",
+        str(first),
+        "-target",
+        f"duckdb://{target}",
+        "-target-table",
+        "daily",
+        "-write-mode",
+        "upsert",
+        "-key",
+        "date",
+    )
+    assert result.returncode == 0, result.stderr
+    got = duck_rows(target, "SELECT date::VARCHAR, site, value, note FROM daily ORDER BY date")
+    assert got == [
+        ("2024-03-01", "a", 1.0, "kept"),
+        ("2024-03-02", "b2", 20.5, "x"),
+        ("2024-03-03", "c", 3.0, None),
+    ]
+
+
+# --- 4. Connection errors: classification and redaction ------------------------------------------
+
+
+@pytest.mark.postgres
+def test_wrong_password_with_reserved_characters_is_exit_3_and_never_echoed(
+    run_cli: Any, pg_url: str, tmp_path: Path
+) -> None:
+    source = _series_csv(tmp_path / "in", files=1)
+    url = parse(pg_url)
+    where = f"{url.host}:{url.port}/{url.database}"
+    # "@" and ":" reach libpq percent-encoded: an authentication failure (exit 3).
+    secret = "p@ss:wrd-tail"
+    bad = f"postgres://{url.username}:{secret}@{where}"
+    result = data(run_cli, "-source", str(source), "-target", bad, "-target-table", "x")
+    assert result.returncode == 3, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    for piece in ("p@ss", "ss:w", "wrd-tail"):
+        assert piece not in output
+    assert "Traceback" not in output and "password authentication failed" in output
+    # "#" and "/" cannot be parsed at all: a configuration error, still not echoed.
+    for secret in ("p#ss-tail", "p/ss-tail"):
+        bad = f"postgres://{url.username}:{secret}@{where}"
+        result = data(run_cli, "-source", str(source), "-target", bad, "-target-table", "x")
+        assert result.returncode in (2, 3), result.stdout + result.stderr
+        assert "ss-tail" not in result.stdout + result.stderr
+
+
+@pytest.mark.postgres
+def test_server_down_is_transient_and_retried(run_cli: Any, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    source = _series_csv(tmp_path / "in", files=1)
+    target = f"postgres://u:pw@127.0.0.1:{port}/db"
+    result = data(
+        run_cli,
+        "-source",
+        str(source),
+        "-target",
+        target,
+        "-target-table",
+        "x",
+        "-retries",
+        "1",
+        "-retry-timeout",
+        "5",
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_postgres_errors_are_classified_by_sqlstate_not_text() -> None:
+    import adbc_driver_manager as adbc
+
+    from colmig.backends.postgres.connect import classify
+    from colmig.errors import ConnectionFailedError, TargetError, TransientError
+
+    def err(cls: type[Exception], state: str | None) -> Exception:
+        # Words that must not matter: classification reads the class and the SQLSTATE.
+        return cls(
+            "connection refused eof server closed",
+            status_code=adbc.AdbcStatusCode.IO,
+            sqlstate=state,
+        )
+
+    assert classify(err(adbc.IntegrityError, "23505")) is TargetError
+    assert classify(err(adbc.DataError, "22003")) is TargetError
+    assert classify(err(adbc.ProgrammingError, "42P01")) is TargetError
+    assert classify(err(adbc.OperationalError, "28P01")) is ConnectionFailedError
+    assert classify(err(adbc.OperationalError, "08006")) is TransientError
+    assert classify(err(adbc.OperationalError, "57P01")) is TransientError
+    assert classify(err(adbc.OperationalError, None)) is TransientError
+
+
+# --- 5. Existing tables: the target's schema wins -----------------------------------------------
+
+
+def _sample(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "data" / "sample", tmp_path / "sample")
+    return tmp_path / "sample"
+
+
+def test_migrations_then_sample_data_into_duckdb(run_cli: Any, tmp_path: Path) -> None:
+    target = tmp_path / "t.duckdb"
+    up = run_cli("-source", f"duckdb://{target}", "-direction", "up", "-path", REPO / "migrations")
+    assert up.returncode == 0, up.stderr
+    result = data(
+        run_cli,
+        "-source",
+        _sample(tmp_path),
+        "-target",
+        f"duckdb://{target}",
+        "-target-table",
+        "sensor_data",
+    )
+    assert result.returncode == 0, result.stderr
+    got = duck_rows(
+        target, "SELECT count(*), min(timestamp)::VARCHAR, typeof(min(timestamp)) FROM sensor_data"
+    )
+    # 2024-03-01T00:00:00Z is stored as its UTC wall time in the TIMESTAMP column.
+    assert got == [(SAMPLE_ROWS, "2024-03-01 00:00:00", "TIMESTAMP")]
+    quality = duck_rows(
+        target, "SELECT quality::VARCHAR FROM sensor_data WHERE quality = 0.983 LIMIT 1"
+    )
+    assert quality == [("0.983",)]
+
+
+@pytest.mark.postgres
+def test_migrations_then_sample_data_into_postgres(
+    run_cli: Any, pg_url: str, tmp_path: Path
+) -> None:
+    up = run_cli("-source", pg_url, "-direction", "up", "-path", REPO / "migrations")
+    assert up.returncode == 0, up.stderr
+    result = data(
+        run_cli, "-source", _sample(tmp_path), "-target", pg_url, "-target-table", "sensor_data"
+    )
+    assert result.returncode == 0, result.stderr
+    assert pg_rows(pg_url, "SELECT count(*) FROM sensor_data") == [(SAMPLE_ROWS,)]
+    assert (
+        pg_rows(pg_url, "SELECT count(*) FROM sensor_data WHERE quality::text = '0.983'")[0][0] > 0
+    )
+
+
+@pytest.mark.postgres
+def test_small_integers_csv_into_existing_postgres_integer_column(
+    run_cli: Any, pg_url: str, tmp_path: Path
+) -> None:
+    with pg(pg_url) as cur:
+        cur.execute("CREATE TABLE counts (id integer, n smallint, ratio real)")
+    csv = tmp_path / "counts.csv"
+    csv.write_text("id,n,ratio\n1,5,0.5\n2,-7,0.25\n2147483647,32767,1.75\n")
+    args = ("-target", pg_url, "-target-table", "counts")
+    result = data(run_cli, "-source", csv, *args)
+    assert result.returncode == 0, result.stderr
+    got = pg_rows(pg_url, "SELECT id, n, ratio FROM counts ORDER BY id")
+    assert got == [(1, 5, 0.5), (2, -7, 0.25), (2147483647, 32767, 1.75)]
+    # A value that does not fit stops the run naming column, value and row; nothing lands.
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,n,ratio\n3,1,0.5\n4,40000,0.5\n")
+    refused = data(run_cli, "-source", bad, *args)
+    assert refused.returncode in (5, 8), refused.stdout + refused.stderr
+    assert "column n: value 40000 at row 2" in refused.stderr and "smallint" in refused.stderr
+    assert pg_rows(pg_url, "SELECT count(*) FROM counts") == [(3,)]
+    # -on-error skip drops only that row.
+    skipped = data(run_cli, "-source", bad, *args, "-on-error", "skip", "-fresh")
+    assert skipped.returncode == 0, skipped.stderr
+    assert pg_rows(pg_url, "SELECT id FROM counts WHERE id > 2 AND id < 5") == [(3,)]
+
+
+def test_value_not_fitting_existing_duckdb_column_is_refused_by_name(
+    run_cli: Any, tmp_path: Path
+) -> None:
+    target = tmp_path / "t.duckdb"
+    with duckdb.connect(str(target)) as conn:
+        conn.execute("CREATE TABLE m (id INTEGER, price DECIMAL(6,2), ratio FLOAT)")
+    csv = tmp_path / "m.csv"
+    csv.write_text("id,price,ratio\n1,12.5,0.5\n2,3.125,0.5\n")
+    result = data(run_cli, "-source", csv, "-target", f"duckdb://{target}", "-target-table", "m")
+    assert result.returncode in (5, 8), result.stdout + result.stderr
+    assert "column price: value 3.125 at row 2" in result.stderr
+    assert duck_rows(target, "SELECT count(*) FROM m") == [(0,)]
+
+
+# --- 6. PostgreSQL type fixes ---------------------------------------------------------------------
+
+
+def _parquet(path: Path, table: pa.Table) -> Path:
+    pq.write_table(table, path)
+    return path
+
+
+@pytest.mark.postgres
+def test_duration_nan_signed_zero_inf_and_wide_decimals_round_trip_postgres(
+    run_cli: Any, pg_url: str, tmp_path: Path
+) -> None:
+    from decimal import Decimal
+
+    table = pa.table(
+        {
+            "id": pa.array([1, 2, 3, 4], pa.int64()),
+            "took": pa.array([1_500_000, -2, 0, None], pa.duration("us")),
+            "f": pa.array([math.nan, -0.0, math.inf, -math.inf], pa.float64()),
+            "d": pa.array(
+                [
+                    Decimal("1234567890123456789012345678.0123456789"),
+                    Decimal("-0.0000000001"),
+                    None,
+                    Decimal(0),
+                ],
+                pa.decimal128(38, 10),
+            ),
+        }
+    )
+    source = _parquet(tmp_path / "x.parquet", table)
+    result = data(run_cli, "-source", source, "-target", pg_url, "-target-table", "x")
+    assert result.returncode == 0, result.stderr
+    got = pg_rows(pg_url, "SELECT took::text, f::text, d::text FROM x ORDER BY id")
+    assert got == [
+        ("00:00:01.5", "NaN", "1234567890123456789012345678.0123456789"),
+        ("-00:00:00.000002", "-0", "-0.0000000001"),
+        ("00:00:00", "Infinity", None),
+        (None, "-Infinity", "0.0000000000"),
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("arrow_type", "raw"),
+    [(pa.timestamp("ns"), 1_700_000_000_123_456_789), (pa.time64("ns"), 3_600_000_000_001)],
+)
+def test_sub_microsecond_values_are_refused_never_truncated(
+    run_cli: Any, pg_url: str, tmp_path: Path, arrow_type: pa.DataType, raw: int
+) -> None:
+    whole = raw - raw % 1000
+    ok = _parquet(tmp_path / "ok.parquet", pa.table({"t": pa.array([whole], arrow_type)}))
+    args = ("-target", pg_url, "-target-table", "ns")
+    result = data(run_cli, "-source", ok, *args)
+    assert result.returncode == 0, result.stderr
+    bad = _parquet(tmp_path / "bad.parquet", pa.table({"t": pa.array([whole, raw], arrow_type)}))
+    refused = data(run_cli, "-source", bad, *args)
+    assert refused.returncode in (5, 8), refused.stdout + refused.stderr
+    assert "column t" in refused.stderr and "not whole microseconds" in refused.stderr
+    assert "cast" in refused.stderr and "string" in refused.stderr
+    assert pg_rows(pg_url, "SELECT count(*) FROM ns") == [(1,)]
