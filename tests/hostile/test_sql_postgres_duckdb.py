@@ -493,3 +493,54 @@ def test_sub_microsecond_values_are_refused_never_truncated(
     assert "column t" in refused.stderr and "not whole microseconds" in refused.stderr
     assert "cast" in refused.stderr and "string" in refused.stderr
     assert pg_rows(pg_url, "SELECT count(*) FROM ns") == [(1,)]
+
+
+def _fake_server(reply: bytes) -> tuple[int, Any]:
+    """A TCP server that answers one StartupMessage with ``reply`` (PostgreSQL protocol 3)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                with conn:
+                    conn.recv(4096)
+                    conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server.getsockname()[1], server
+
+
+def _error_response(sqlstate: str) -> bytes:
+    import struct
+
+    body = b"SFATAL\0C" + sqlstate.encode() + b"\0Mthe database system is starting up\0\0"
+    return b"E" + struct.pack("!i", len(body) + 4) + body
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "transient"), [("57P03", True), ("53300", True), ("3D000", False)]
+)
+def test_connect_failure_is_classified_by_the_servers_sqlstate(
+    sqlstate: str, transient: bool
+) -> None:
+    """A restarting server ("starting up", 57P03) or one out of connection slots is retried;
+    an unknown database is not. libpq gives no SQLSTATE for a failed connect, so colmig asks
+    the server itself."""
+    from colmig.backends.postgres.connect import connect
+    from colmig.errors import ColmigError, ConnectionFailedError, TransientError
+
+    port, server = _fake_server(_error_response(sqlstate))
+    try:
+        with pytest.raises(ColmigError) as info:
+            connect(parse(f"postgres://u:secret-pw@127.0.0.1:{port}/db?sslmode=disable"))
+    finally:
+        server.close()
+    expected = TransientError if transient else ConnectionFailedError
+    assert type(info.value) is expected, info.value
+    assert "secret-pw" not in str(info.value) and sqlstate in str(info.value)
