@@ -45,9 +45,10 @@ COMMANDS = {
 }
 
 EXIT_CODES_HELP = """exit codes:
-  0 success            2 configuration or usage error   3 connection failed
-  4 bad source data    5 target refused data / SQL failed   6 validation mismatch
-  7 migration state (dirty, changed file, lock held)   8 some partitions failed (re-run resumes)
+  0 success   1 internal error (a bug)   2 configuration or usage error
+  3 connection failed   4 bad source data   5 target refused or cannot be written
+  6 validation mismatch   7 migration state (dirty, changed file, lock held)
+  8 some partitions failed, others committed (re-run resumes)
   130 interrupted (Ctrl-C)   143 terminated (SIGTERM); a re-run resumes data jobs"""
 
 
