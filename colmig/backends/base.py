@@ -88,8 +88,13 @@ class SchemaTarget(ABC):
         record: Mapping[str, Any] | None,
         remove_version: str | None,
         migrations_table: str,
+        *,
+        in_transaction: bool = True,
     ) -> None:
         """Run ``statements`` and update the tracking table, atomically where DDL allows.
+
+        ``in_transaction=False`` (a ``-- colmig:no-transaction`` file) runs each statement on
+        its own, outside a transaction, with the row dirty until the last one succeeded.
 
         ``record`` is the tracking row to insert (up) and ``remove_version`` the row to delete
         (down). With transactional DDL the statements and the bookkeeping commit together.

@@ -231,24 +231,55 @@ class EmbeddedSchemaTarget(SchemaTarget):
         record: Mapping[str, Any] | None,
         remove_version: str | None,
         migrations_table: str,
+        *,
+        in_transaction: bool = True,
     ) -> None:
-        """Run the statements and the bookkeeping in one transaction."""
+        """Run the statements and the bookkeeping in one transaction (or, for a
+        no-transaction file, each statement on its own between a dirty and a clean row)."""
         table = table_ident(migrations_table)
+        if not in_transaction:
+            self._apply_outside_transaction(statements, record, remove_version, table)
+            return
         with self._session(write=True) as conn, self._transaction(conn):
-            for index, sql in enumerate(statements):
-                try:
-                    conn.execute(sql)
-                except self._driver_errors() as exc:
-                    cause = first_line(exc)
-                    raise MigrationFailedError(
-                        f"statement {index + 1} failed: {cause}",
-                        statement_index=index,
-                        cause=cause,
-                    ) from None
+            self._run_statements(conn, statements)
             if record is not None:
                 self._upsert(conn, table, record)
             if remove_version is not None:
                 conn.execute(f"DELETE FROM {table} WHERE version = ?", [remove_version])
+
+    def _apply_outside_transaction(
+        self,
+        statements: list[str],
+        record: Mapping[str, Any] | None,
+        remove_version: str | None,
+        table: str,
+    ) -> None:
+        with self._session(write=True) as conn:
+            with self._transaction(conn):
+                if record is not None:
+                    self._upsert(conn, table, {**record, "dirty": True})
+                if remove_version is not None:
+                    conn.execute(
+                        f"UPDATE {table} SET dirty = TRUE WHERE version = ?", [remove_version]
+                    )
+            self._run_statements(conn, statements)  # the driver commits each one
+            with self._transaction(conn):
+                if record is not None:
+                    self._upsert(conn, table, record)
+                if remove_version is not None:
+                    conn.execute(f"DELETE FROM {table} WHERE version = ?", [remove_version])
+
+    def _run_statements(self, conn: Any, statements: list[str]) -> None:
+        for index, sql in enumerate(statements):
+            try:
+                conn.execute(sql)
+            except self._driver_errors() as exc:
+                cause = first_line(exc)
+                raise MigrationFailedError(
+                    f"statement {index + 1} failed: {cause}",
+                    statement_index=index,
+                    cause=cause,
+                ) from None
 
     def set_version(
         self, migrations_table: str, record: Mapping[str, Any] | None, remove_versions: list[str]

@@ -26,6 +26,7 @@ from colmig.errors import (
     MigrationFailedError,
 )
 from colmig.schema.files import TIMESTAMP_LEN, MigrationFile, resolve_version
+from colmig.schema.pgcopy import CopyFormatError, parse_block
 from colmig.schema.splitter import Statement, split_statements
 from colmig.urls import redact_secrets
 
@@ -37,6 +38,11 @@ ZERO = "0"
 _TXN_CONTROL = re.compile(
     r"^(BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK)(\s+(WORK|TRANSACTION))?$", re.IGNORECASE
 )
+
+
+#: A file's first line opting it out of the per-file transaction (like golang-migrate's and
+#: Flyway's per-script options), for statements PostgreSQL refuses inside one.
+_NO_TRANSACTION = re.compile(r"\A\ufeff?[ \t]*--[ \t]*colmig:no-transaction[ \t]*\r?(\n|\Z)")
 
 
 def ts_of(version: str) -> str:
@@ -167,9 +173,10 @@ def check_clean(state: State, directory: str) -> None:
     previous = [a.version for a in state.applied if a.version < bad.version and not a.dirty]
     before = previous[-1] if previous else ZERO
     raise DirtyDatabaseError(
-        f"database is dirty at version {bad.version}{where}: a migration failed part-way on a "
-        f"database without transactional DDL. Check which of its statements took effect and "
-        f"finish or undo them by hand, then run 'colmig force {bad.version}' (if it is now "
+        f"database is dirty at version {bad.version}{where}: a migration failed part-way "
+        "outside a transaction (MySQL/MariaDB DDL, or a '-- colmig:no-transaction' file). "
+        "Check which of its statements took effect and finish or undo them by hand, then run"
+        f" 'colmig force {bad.version}' (if it is now "
         f"fully applied) or 'colmig force {before}' (if you undid it)",
         version=bad.version,
     )
@@ -242,6 +249,16 @@ def tracking_record(f: MigrationFile, started: float | None = None) -> Mapping[s
     return LiveRecord(values, started) if started is not None else values
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A step's file, read and split; ``in_transaction`` is False for a file whose first line
+    is ``-- colmig:no-transaction``."""
+
+    path: Path
+    statements: list[Statement]
+    in_transaction: bool
+
+
 @dataclass
 class Outcome:
     """What a run did, for the summary line and the audit entry."""
@@ -267,7 +284,7 @@ class Runner:
         self.table = table
         self.rollback_on_error = rollback_on_error
         self.out = out or (lambda line: print(line, flush=True))
-        self._prepared: dict[tuple[str, str], tuple[Path, list[Statement]]] = {}
+        self._prepared: dict[tuple[str, str], Prepared] = {}
 
     def prepare(self, steps: Sequence[Step]) -> None:
         """Read and split every file of the plan before the first step runs, so a plan that
@@ -289,50 +306,66 @@ class Runner:
 
     def statements(self, step: Step) -> tuple[Path, list[Statement]]:
         """The file a step runs and its statements, checked for transaction control."""
+        prepared = self._prepare_one(step)
+        return prepared.path, prepared.statements
+
+    def _prepare_one(self, step: Step) -> Prepared:
         prepared = self._prepared.get((step.direction, step.version))
         return prepared if prepared is not None else self._read(step)
 
-    def _read(self, step: Step) -> tuple[Path, list[Statement]]:
+    def _read(self, step: Step) -> Prepared:
         m = step.migration
         if step.direction == "up":
             path, sql = m.up_path, m.read_up()
         else:
             sql = m.read_down()
             path = m.down_path or m.up_path
+        in_transaction = not _NO_TRANSACTION.match(sql)
         stmts = split_statements(sql, self.target.dialect)
         if not stmts:
             # A fresh 'colmig create' pair is empty: recording it applied is rarely intended.
             warn(f"{path} has no SQL statements; it only updates the tracking table")
-        if self.target.transactional_ddl:
+        if self.target.transactional_ddl and in_transaction:
             for s in stmts:
                 if _TXN_CONTROL.match(" ".join(s.text.split())):
                     raise ConfigError(
                         f"{path}:{s.line}: remove {s.text!r}: colmig runs each migration file "
-                        "in its own transaction"
+                        "in its own transaction (or make '-- colmig:no-transaction' the file's "
+                        "first line to run it without one)"
                     )
-        return path, stmts
+        if self.target.dialect == "postgres":
+            for s in stmts:
+                try:
+                    parse_block(s.text)
+                except CopyFormatError as exc:
+                    raise ConfigError(f"{path}:{s.line + exc.line_offset}: {exc.message}") from None
+        return Prepared(path, stmts, in_transaction)
 
     def run_one(self, step: Step, verb: str | None = None) -> None:
         """Apply or revert one migration; raise MigrationFailedError naming file and line."""
-        path, stmts = self.statements(step)
+        prepared = self._prepare_one(step)
+        path, stmts = prepared.path, prepared.statements
         log.debug("%s %s: %d statement(s) from %s", step.direction, step.version, len(stmts), path)
         for s in stmts:
             log.debug("%s:%d: %s", path, s.line, " ".join(s.text.split())[:300])
         started = time.monotonic()
         up = step.direction == "up"
         record = tracking_record(step.migration, started) if up else None
+        remove = None if up else step.version
+        texts = [s.text for s in stmts]
         try:
-            self.target.apply(
-                [s.text for s in stmts], record, None if up else step.version, self.table
-            )
+            if prepared.in_transaction:
+                self.target.apply(texts, record, remove, self.table)
+            else:
+                self.target.apply(texts, record, remove, self.table, in_transaction=False)
         except MigrationFailedError as exc:
-            raise self._annotate(exc, step, path, stmts) from None
+            raise self._annotate(exc, step, prepared) from None
         except ColmigError:
             raise
         except Exception as exc:  # a driver error the target did not wrap
             raise MigrationFailedError(
                 f"migration {step.migration.version} failed in {path}: "
-                f"{redact_secrets(str(exc).strip())}"
+                f"{redact_secrets(str(exc).strip()) or type(exc).__name__}"
             ) from exc
         if up:
             self._applied[step.migration.timestamp] = step.version
@@ -342,15 +375,20 @@ class Runner:
         self.out(f"{verb or ('applied' if up else 'reverted')} {step.version} ({elapsed:.2f}s)")
 
     def _annotate(
-        self, exc: MigrationFailedError, step: Step, path: Path, stmts: list[Statement]
+        self, exc: MigrationFailedError, step: Step, prepared: Prepared
     ) -> MigrationFailedError:
+        path, stmts = prepared.path, prepared.statements
         index = exc.fields.get("statement_index")
         cause = str(exc.fields.get("cause") or exc.message).strip()
         where = str(path)
+        line = None
         if isinstance(index, int) and 0 <= index < len(stmts):
-            where = f"{path}:{stmts[index].line}"
+            offset = exc.fields.get("line_offset")
+            line = stmts[index].line + (offset if isinstance(offset, int) else 0)
+            where = f"{path}:{line}"
         message = f"migration {step.migration.version} failed at {where}: {cause}"
-        if self.target.transactional_ddl:
+        transactional = self.target.transactional_ddl and prepared.in_transaction
+        if transactional:
             message += " (its transaction was rolled back: this migration left no trace)"
         elif step.direction == "up":
             earlier = [v for ts, v in self._applied.items() if ts < step.migration.timestamp]
@@ -367,9 +405,14 @@ class Runner:
                 f"VERSION' with the version before it, or restore it and run 'colmig force "
                 f"{step.version}')"
             )
-        fields = {**exc.fields, "file": str(path), "version": step.migration.version}
-        if isinstance(index, int) and 0 <= index < len(stmts):
-            fields["line"] = stmts[index].line
+        fields = {
+            **exc.fields,
+            "file": str(path),
+            "version": step.migration.version,
+            "in_transaction": transactional,
+        }
+        if line is not None:
+            fields["line"] = line
         return MigrationFailedError(redact_secrets(message), **fields)
 
     def run(self, steps: Sequence[Step], outcome: Outcome) -> None:
@@ -398,15 +441,16 @@ class Runner:
             outcome.reverted.append(step.version)
         undone = ", ".join(outcome.reverted) or "nothing"
         failed = exc.fields.get("version")
-        if failure is None and not self.target.transactional_ddl and failed:
-            # MySQL/MariaDB commit each DDL statement: the failed file's earlier statements
-            # stay applied and its row stays dirty, whatever happens to the other migrations.
+        if failure is None and failed and not exc.fields.get("in_transaction", True):
+            # Outside a transaction (MySQL/MariaDB DDL, a no-transaction file) the failed
+            # file's earlier statements stay applied and its row stays dirty, whatever happens
+            # to the other migrations.
             start = outcome.done[0].version if outcome.done else failed
             note = (
-                f"; -rollback-on-error undid {undone}, but {failed} stays dirty: this database"
-                " commits DDL statement by statement, so the statements of it that ran before"
-                " the failure took effect. Undo them by hand, then run 'colmig force VERSION'"
-                f" with the version before {start}"
+                f"; -rollback-on-error undid {undone}, but {failed} stays dirty: it ran"
+                " outside a transaction, statement by statement, so the statements of it that"
+                " ran before the failure took effect. Undo them by hand, then run 'colmig"
+                f" force VERSION' with the version before {start}"
             )
         elif failure is None:
             note = f"; -rollback-on-error undid {undone}: the schema is back where this run started"

@@ -4,7 +4,8 @@ A ``;`` ends a statement except inside single/double-quoted strings, ``--``/``/*
 (``#`` comments on MySQL), PostgreSQL/DuckDB dollar quotes (``$$ ... $$``, ``$tag$ ... $tag$``),
 MySQL backtick identifiers, and ``BEGIN ... END`` bodies of SQLite triggers and PostgreSQL
 ``BEGIN ATOMIC`` functions. On MySQL a ``DELIMITER xx`` line changes the terminator, as in the
-mysql client. Empty and comment-only statements are dropped.
+mysql client. On PostgreSQL a ``COPY ... FROM stdin;`` statement takes its data lines up to
+the ``\\.`` line with it. Empty and comment-only statements are dropped.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from colmig.schema.files import normalise_dialect
+from colmig.schema.pgcopy import block_end, starts_copy_from_stdin
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,12 @@ class _Splitter:
                 i = self._skip_block_comment(i)
                 continue
             if self.depth == 0 and sql.startswith(self.delimiter, i):
+                if self._copy_from_stdin(i):
+                    # The data lines up to "\." belong to the COPY statement.
+                    end = block_end(sql, i + 1)
+                    self._flush(end)
+                    i = end
+                    continue
                 self._flush(i)
                 i += len(self.delimiter)
                 continue
@@ -124,6 +132,14 @@ class _Splitter:
             i += 1
         self._flush(n)
         return self.out
+
+    def _copy_from_stdin(self, end: int) -> bool:
+        return (
+            self.dialect == "postgres"
+            and self.start is not None
+            and self.words[:1] == ["COPY"]
+            and starts_copy_from_stdin(self.sql[self.start : end])
+        )
 
     def _skip_block_comment(self, i: int) -> int:
         # PostgreSQL nests block comments; the others end at the first */.

@@ -132,3 +132,25 @@ CREATE INDEX i ON t(n);
 
 def test_unterminated_string_keeps_rest_as_one_statement() -> None:
     assert texts("SELECT 'abc; SELECT 2;", "sqlite") == ["SELECT 'abc; SELECT 2;"]
+
+
+def test_copy_from_stdin_keeps_its_data_block() -> None:
+    sql = (
+        "CREATE TABLE t (a int, b text);\n"
+        "COPY public.t (a, b) FROM stdin;\n"
+        "1\tsemi;colon -- not a comment\n"
+        "2\t'unbalanced quote\n"
+        "\\.\n"
+        "INSERT INTO t VALUES (3, 'c');\n"
+    )
+    assert split_statements(sql, "postgres") == [
+        Statement("CREATE TABLE t (a int, b text)", 1),
+        Statement(
+            "COPY public.t (a, b) FROM stdin;\n1\tsemi;colon -- not a comment\n"
+            "2\t'unbalanced quote\n\\.",
+            2,
+        ),
+        Statement("INSERT INTO t VALUES (3, 'c')", 6),
+    ]
+    # Only PostgreSQL reads data lines after COPY; elsewhere ';' still ends the statement.
+    assert texts("COPY t FROM stdin;\nSELECT 1;", "duckdb") == ["COPY t FROM stdin", "SELECT 1"]
