@@ -20,6 +20,7 @@ ZONE = r"(Z|z|[+-]\d\d(:?\d\d)?)$"
 _TIME = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?$"
 #: Numbers with more significant digits than this may not be exact doubles: checked one by one.
 DOUBLE_DIGITS = 15
+SAMPLE = 512
 
 
 def observe(facts: Facts, values: pa.Array, first_row: int, timestamp_format: str | None) -> None:
@@ -28,6 +29,9 @@ def observe(facts: Facts, values: pa.Array, first_row: int, timestamp_format: st
         return
     present = values.drop_null() if values.null_count else values
     if not len(present):
+        return
+    seen_times = facts.kinds and facts.kinds <= {"ts", "tsz"}
+    if seen_times and _timestamps(facts, values, first_row, timestamp_format):
         return
     if _try(present, pa.int64()):
         facts.kinds.add("int")
@@ -67,33 +71,46 @@ def _cast(values: pa.Array, kind: pa.DataType, fmt: str | None = None) -> pa.Arr
     from colmig.backends.files.convert import cast_text
 
     try:
+        if len(values) > 2 * SAMPLE:
+            # A cast that fails still parses the whole block: a sample turns most away.
+            cast_text(values.slice(0, SAMPLE), kind, fmt)
         return cast_text(values, kind, fmt)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
 
 
 def _number(facts: Facts, text: pa.Array, floats: pa.Array) -> None:
-    integral = pc.match_substring_regex(text, r"^\s*[+-]?[0-9]+\s*$")
-    if pc.all(integral).as_py():
+    whole = pc.all(pc.equal(floats, pc.floor(floats))).as_py()
+    if whole and pc.all(pc.match_substring_regex(text, r"^\s*[+-]?[0-9]+\s*$")).as_py():
         # Integers Arrow's int64 parser refused: beyond 64 bits.
         facts.kinds.add("bigint")
         _digits(facts, text, integers=True)
         return
-    special = pc.any(pc.or_(pc.is_nan(floats), pc.is_inf(floats))).as_py()
-    exponent = pc.any(pc.greater_equal(pc.find_substring(text, "e", ignore_case=True), 0))
-    facts.kinds.add("float" if special or exponent.as_py() else "decimal")
+    special = pc.any(pc.invert(pc.is_finite(floats))).as_py()
+    exponent = _has_byte(text, b"eE")
+    facts.kinds.add("float" if special or exponent else "decimal")
     _digits(facts, text, integers=False)
 
 
+def _has_byte(text: pa.Array, chars: bytes) -> bool:
+    """Whether the value bytes of ``text`` hold one of ``chars`` (a memchr, not a regex);
+    bytes of a sliced-off neighbour can only make the answer a safe True."""
+    data = text.buffers()[2]
+    if data is None:
+        return False
+    raw = np.frombuffer(data, dtype=np.uint8)
+    return any(bool((raw == char).any()) for char in chars)
+
+
 def _digits(facts: Facts, text: pa.Array, integers: bool) -> None:
-    """Digits before and after the point; and whether a long number is not an exact double."""
-    trimmed = pc.utf8_trim_whitespace(pc.utf8_ltrim(pc.utf8_trim_whitespace(text), "+-0"))
-    lengths = pc.utf8_length(trimmed)
+    """Digits before and after the point (a sign or leading zero counts: the bound only needs
+    to be safe); and whether a long number is not an exact double."""
+    lengths = pc.binary_length(text)
     longest = pc.max(lengths).as_py() or 0
     if integers:
         facts.int_digits = max(facts.int_digits, longest)
     else:
-        dot = pc.find_substring(trimmed, ".")
+        dot = pc.find_substring(text, ".")
         has_dot = pc.greater_equal(dot, 0)
         before = pc.if_else(has_dot, dot, lengths)
         after = pc.if_else(has_dot, pc.subtract(pc.subtract(lengths, dot), 1), 0)
@@ -101,7 +118,7 @@ def _digits(facts: Facts, text: pa.Array, integers: bool) -> None:
         facts.scale = max(facts.scale, pc.max(after).as_py() or 0)
     if facts.inexact or longest <= DOUBLE_DIGITS:
         return
-    digits = pc.replace_substring_regex(trimmed, r"[eE].*$|[^0-9]", "")
+    digits = pc.replace_substring_regex(text, r"[eE].*$|[^0-9]", "")
     significant = pc.utf8_length(pc.utf8_trim(digits, "0"))
     suspects = text.filter(pc.greater(significant, DOUBLE_DIGITS))
     facts.inexact = any(not exact_double(str(v)) for v in suspects.to_pylist())
@@ -124,30 +141,40 @@ def _timestamps(
     facts: Facts, values: pa.Array, first_row: int, timestamp_format: str | None
 ) -> bool:
     """Classify timestamps as naive (``ts``) or zoned (``tsz``); False when some value is
-    neither."""
-    zoned = pc.fill_null(pc.match_substring_regex(values, ZONE), False)
-    naive = pc.and_(pc.is_valid(values), pc.invert(zoned))
-    parts: list[tuple[pa.Array, pa.Array, str]] = []
-    if pc.any(zoned).as_py():
-        parts.append((zoned, values.filter(zoned), "tsz"))
-    if pc.any(naive).as_py():
-        parts.append((naive, values.filter(naive), "ts"))
-    found: list[tuple[str, str, int]] = []
-    for mask, part, kind in parts:
-        unit = _unit(part, kind == "tsz", timestamp_format)
+    neither. Arrow's parser refuses a zone in a naive type and its absence in a zoned one, so
+    one cast says which; only a column mixing both is split by pattern."""
+    present = values.drop_null() if values.null_count else values
+    for kind, zoned in (("tsz", True), ("ts", False)):
+        unit = _unit(present, zoned, timestamp_format)
+        if unit is not None:
+            _add_times(facts, kind, unit, values, first_row, pc.is_valid(values))
+            return True
+    zoned_mask = pc.fill_null(pc.match_substring_regex(values, ZONE), False)
+    naive_mask = pc.and_(pc.is_valid(values), pc.invert(zoned_mask))
+    found = []
+    for mask, kind in ((zoned_mask, "tsz"), (naive_mask, "ts")):
+        unit = _unit(values.filter(mask), kind == "tsz", timestamp_format)
         if unit is None:
             return False
-        row = first_row + int(np.flatnonzero(mask.to_numpy(zero_copy_only=False))[0])
-        found.append((kind, unit, row))
-    for kind, unit, row in found:
-        facts.kinds.add(kind)
-        facts.finer(unit)
-        sample = (str(values[row - first_row].as_py()), row)
-        if kind == "tsz" and facts.zoned is None:
-            facts.zoned = sample
-        if kind == "ts" and facts.naive is None:
-            facts.naive = sample
+        found.append((kind, unit, mask))
+    for kind, unit, mask in found:
+        _add_times(facts, kind, unit, values, first_row, mask)
     return True
+
+
+def _add_times(
+    facts: Facts, kind: str, unit: str, values: pa.Array, first_row: int, mask: pa.Array
+) -> None:
+    facts.kinds.add(kind)
+    facts.finer(unit)
+    if (facts.zoned if kind == "tsz" else facts.naive) is not None:
+        return
+    index = pc.index(mask, True).as_py()
+    sample = (str(values[index].as_py()), first_row + index)
+    if kind == "tsz":
+        facts.zoned = sample
+    else:
+        facts.naive = sample
 
 
 def _unit(values: pa.Array, zoned: bool, timestamp_format: str | None) -> str | None:
