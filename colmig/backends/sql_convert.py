@@ -142,11 +142,15 @@ def _unit_cast(array: pa.Array, to: pa.DataType) -> pa.Array:
     except pa.ArrowInvalid:
         if to.unit == array.type.unit:
             raise
-        unit = _UNIT_NAMES[to.unit]
-        raise ValueError(
-            f"not whole {unit}: the target holds {unit}; keep the value exactly by casting the"
-            " column to string (ISO text) or to int64 nanoseconds in a transform"
-        ) from None
+        raise ValueError(_not_whole(to.unit)) from None
+
+
+def _not_whole(unit: str) -> str:
+    name = _UNIT_NAMES[unit]
+    return (
+        f"not whole {name}: the target holds {name}; keep the value exactly by casting the"
+        " column to string (ISO text) or to int64 nanoseconds in a transform"
+    )
 
 
 def _same(original: pa.Array, back: pa.Array) -> pa.Array:
@@ -169,7 +173,7 @@ def _duration_to_interval(array: pa.Array) -> pa.Array:
     values = nanos.to_pylist()
     for value in values:
         if value is not None and value % 1000:
-            raise ValueError("not whole microseconds (the target holds microseconds)")
+            raise ValueError(_not_whole("us"))
     return pa.array(
         [None if v is None else (0, 0, v) for v in values], pa.month_day_nano_interval()
     )
@@ -196,6 +200,8 @@ def first_misfits(
 
 def _shown(one: pa.Array) -> str:
     """One value as the user would write it (nanoseconds kept; text quoted)."""
+    if pa.types.is_duration(one.type):
+        return f"{one.cast(pa.int64())[0].as_py()} {_UNIT_NAMES[one.type.unit]}"
     try:
         value = one[0].as_py()
     except (ValueError, OverflowError):

@@ -544,3 +544,18 @@ def test_connect_failure_is_classified_by_the_servers_sqlstate(
     expected = TransientError if transient else ConnectionFailedError
     assert type(info.value) is expected, info.value
     assert "secret-pw" not in str(info.value) and sqlstate in str(info.value)
+
+
+def test_sub_microsecond_duration_into_duckdb_interval_is_refused(
+    run_cli: Any, tmp_path: Path
+) -> None:
+    target = f"duckdb://{tmp_path / 'd.duckdb'}"
+    ok = _parquet(tmp_path / "ok.parquet", pa.table({"d": pa.array([1000, -5000], "duration[ns]")}))
+    assert data(run_cli, "-source", ok, "-target", target, "-target-table", "d").returncode == 0
+    bad = _parquet(tmp_path / "bad.parquet", pa.table({"d": pa.array([1], "duration[ns]")}))
+    refused = data(run_cli, "-source", bad, "-target", target, "-target-table", "d")
+    assert refused.returncode in (5, 8), refused.stdout + refused.stderr
+    assert "column d: value 1 nanoseconds" in refused.stderr
+    assert "not whole microseconds" in refused.stderr
+    got = duck_rows(tmp_path / "d.duckdb", "SELECT d::VARCHAR FROM d ORDER BY d")
+    assert got == [("-00:00:00.000005",), ("00:00:00.000001",)]

@@ -257,6 +257,8 @@ _SCALAR_ARROW = {
     "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
     "TIME": pa.time64("us"),
     "TIME_NS": pa.time64("ns"),
+    # Microseconds: a duration with sub-microsecond digits is refused, never truncated.
+    "INTERVAL": pa.month_day_nano_interval(),
 }
 
 
