@@ -24,6 +24,9 @@ from colmig.config import Settings
 from colmig.errors import ConfigError
 
 LEDGER_TABLE = "colmig_ledger"
+#: Prefix of a checksum a dialect returns as ``split:HIGH:LOW:SCALE`` (exact sums of wide
+#: decimals: HIGH * 10**19 + LOW unscaled), recombined by :func:`canonical_decimal`.
+SPLIT_SUM = "split:"
 #: Load-schema field metadata: the target column's SQL type, for error messages.
 SQL_TYPE_KEY = b"colmig.sqltype"
 STAGING_PREFIX = "colmig_stage_"
@@ -300,6 +303,9 @@ def canonical_decimal(value: Any) -> str:
     """The exact sum as a plain decimal string, no exponent, no trailing zeros ('0' for none)."""
     if value is None:
         return "0"
+    if isinstance(value, str) and value.startswith(SPLIT_SUM):
+        high, low, scale = value[len(SPLIT_SUM) :].split(":")
+        value = f"{int(high) * 10**19 + int(low)}E-{int(scale)}"
     number = Decimal(str(value))
     if number == number.to_integral_value():
         return str(int(number))

@@ -559,3 +559,24 @@ def test_sub_microsecond_duration_into_duckdb_interval_is_refused(
     assert "not whole microseconds" in refused.stderr
     got = duck_rows(tmp_path / "d.duckdb", "SELECT d::VARCHAR FROM d ORDER BY d")
     assert got == [("-00:00:00.000005",), ("00:00:00.000001",)]
+
+
+def test_duckdb_checksum_of_decimal_38_sums_beyond_38_digits_exactly(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from colmig.backends.base import JobInfo
+    from colmig.config import Settings
+    from colmig.registry import open_writer
+
+    big = Decimal("9999999999999999999999999999.9999999999")
+    values = [big, big, big, -Decimal("0.0000000001"), None]
+    target = tmp_path / "w.duckdb"
+    with duckdb.connect(str(target)) as conn:
+        conn.execute("CREATE TABLE w (d DECIMAL(38,10))")
+        conn.executemany("INSERT INTO w VALUES (?)", [(v,) for v in values])
+    schema = pa.schema([pa.field("d", pa.decimal128(38, 10))])
+    writer = open_writer(f"duckdb://{target}", Settings(table="w"))
+    stats = writer.target_stats(schema, JobInfo("j", "r", "x"))
+    assert stats is not None
+    assert (stats["d"].count, stats["d"].nulls) == (5, 1)
+    assert stats["d"].checksum == "29999999999999999999999999999.9999999996"

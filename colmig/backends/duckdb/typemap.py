@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from colmig.backends.sql_common import SQL_TYPE_KEY
+from colmig.backends.sql_common import SPLIT_SUM, SQL_TYPE_KEY
 from colmig.backends.sql_convert import convertible
 from colmig.errors import TargetError
 
@@ -371,6 +371,14 @@ def checksum_expr(col: str, kind: str, arrow_type: pa.DataType | None = None) ->
         # The canonical sum casts ns to us truncating toward zero (Arrow's cast), as DuckDB's
         # integer // does; epoch_us would floor. ns values always fit epoch_ns.
         return f"CAST(SUM(epoch_ns({col}) // 1000) AS VARCHAR)"
+    if kind == "exact" and _is_wide_decimal(arrow_type):
+        # SUM of DECIMAL(38, s) overflows HUGEINT past 38 digits: sum the unscaled value's
+        # high and low 19 digits apart; stats_from_row recombines them exactly.
+        unscaled = f"CAST(replace(CAST({col} AS VARCHAR), '.', '') AS HUGEINT)"
+        step = "CAST('10000000000000000000' AS HUGEINT)"
+        high = f"CAST(SUM({unscaled} // {step}) AS VARCHAR)"
+        low = f"CAST(SUM({unscaled} % {step}) AS VARCHAR)"
+        return f"'{SPLIT_SUM}' || {high} || ':' || {low} || ':{arrow_type.scale}'"  # type: ignore[union-attr]
     if kind == "exact":
         return f"CAST(SUM({col}) AS VARCHAR)"
     if kind == "bool":
@@ -388,6 +396,10 @@ def checksum_expr(col: str, kind: str, arrow_type: pa.DataType | None = None) ->
         digits = f"CAST('0x' || substr(md5({text}), 1, 15) AS BIGINT)"
         return f"CAST(SUM({digits}) AS VARCHAR)"
     return "NULL"
+
+
+def _is_wide_decimal(t: pa.DataType | None) -> bool:
+    return t is not None and pa.types.is_decimal(t) and t.precision > 18
 
 
 def _is_ns(t: pa.DataType | None) -> bool:
