@@ -1,15 +1,50 @@
 """Where rows set aside by ``-on-error reject`` go: one file per partition and kind, so a
-retried partition overwrites its own rejects instead of adding duplicates."""
+retried partition overwrites its own rejects instead of adding duplicates.
+
+A malformed source record is one JSON object per line: ``reason`` (``file:line: why``),
+``file``, ``line`` and ``raw``, the record exactly as in the source without its final line
+end (``\n`` or ``\r\n``; a record spanning lines keeps the line ends inside it). When the
+record is not valid UTF-8, ``raw`` shows the undecodable bytes as U+FFFD and ``raw_base64``
+holds the exact bytes.
+"""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+
+class Malformed(NamedTuple):
+    """A source record that could not be read. ``raw`` is the record's text decoded with
+    ``surrogateescape``: ``raw.encode("utf-8", "surrogateescape")`` is its exact bytes."""
+
+    reason: str
+    raw: str
+    file: str | None = None
+    line: int | None = None
+
+
+def malformed_json(row: tuple[str, str] | Malformed) -> dict[str, object]:
+    """The rejects-file object of one malformed record."""
+    reason, raw = row[0], row[1]
+    out: dict[str, object] = {"reason": reason}
+    if isinstance(row, Malformed):
+        out["file"] = row.file
+        out["line"] = row.line
+    data = raw.encode("utf-8", "surrogateescape")
+    try:
+        out["raw"] = data.decode("utf-8")
+    except UnicodeDecodeError:
+        out["raw"] = data.decode("utf-8", "replace")
+        out["raw_base64"] = base64.b64encode(data).decode("ascii")
+    return out
 
 
 class RejectSink:
@@ -38,15 +73,18 @@ class RejectSink:
         os.replace(temp, path)
         return path
 
-    def write_malformed(self, partition_id: str, rows: list[tuple[str, str]]) -> Path | None:
-        """Source records that could not be parsed: reason (file:line) and raw text."""
+    def write_malformed(
+        self, partition_id: str, rows: list[tuple[str, str]] | list[Malformed]
+    ) -> Path | None:
+        """Source records that could not be parsed: reason (file:line), file, line and the
+        record's exact text (see the module's docstring)."""
         if not rows:
             return None
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.path_for(partition_id, "malformed.jsonl")
         temp = path.with_suffix(".tmp")
         with open(temp, "w", encoding="utf-8") as out:
-            for reason, text in rows:
-                out.write(json.dumps({"reason": reason, "raw": text}, ensure_ascii=False) + "\n")
+            for row in rows:
+                out.write(json.dumps(malformed_json(row), ensure_ascii=False) + "\n")
         os.replace(temp, path)
         return path

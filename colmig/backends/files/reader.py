@@ -8,9 +8,10 @@ range of a large uncompressed CSV file, so big inputs spread over the workers.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -23,20 +24,40 @@ from colmig.backends.base import Capabilities, Partition, Reader
 from colmig.backends.files import fs as fsmod
 from colmig.backends.files.convert import BadCell, convert, text_schema
 from colmig.backends.files.declared import declared_types
-from colmig.backends.files.diagnose import bad_json_line, bad_lines
+from colmig.backends.files.diagnose import (
+    bad_json_line,
+    bad_lines,
+    decode,
+    json_lines,
+    lines_before,
+    longest_record,
+)
 from colmig.backends.files.formats import (
     CSV_BLOCK,
+    SNIFF_BLOCK,
     BadRows,
     CsvOptions,
     detect,
     is_data_file,
     iter_batches,
+    open_binary,
     sniff_schema,
 )
 from colmig.backends.files.layout import NULL_PARTITION
+from colmig.backends.files.lines import (
+    DropLines,
+    LineTooLong,
+    first_block,
+    fitting_block,
+    grown_batches,
+    longest_line,
+    too_long_error,
+)
+from colmig.backends.files.links import resolve_links
 from colmig.backends.files.unify import unify
 from colmig.backends.sql_common import short_hash
-from colmig.config import Settings
+from colmig.config import Settings, parse_size
+from colmig.engine.rejects import Malformed
 from colmig.errors import ColmigError, ConfigError, SourceDataError
 from colmig.urls import URL
 
@@ -88,6 +109,7 @@ class FileReader(Reader):
             scheme=url.scheme,
         )
         self.forced_format = query.get("format", settings.format)
+        self.max_line_bytes = parse_size(settings.max_line_bytes)
         self.forced_compression = query.get("compression")
         self._files: list[InputFile] | None = None
         self._index: dict[str, InputFile] | None = None
@@ -135,6 +157,15 @@ class FileReader(Reader):
                 entries = {self.root: self.fs.info(self.root)}
             else:
                 raise ConfigError(f"source not found: {where}")
+            if self.url.scheme == "file":
+                entries = resolve_links(
+                    entries,
+                    base,
+                    self.settings.follow_symlinks,
+                    self._shown,
+                    recursive=self.settings.recursive,
+                    walked_root=not _GLOB.search(self.root) and self.settings.recursive,
+                )
             details = {
                 path: int(info.get("size") or 0)
                 for path, info in entries.items()
@@ -233,7 +264,7 @@ class FileReader(Reader):
 
     def _sniff(self, f: InputFile) -> pa.Schema:
         try:
-            schema = sniff_schema(self.fs, f.path, f.format, f.compression, self.csv)
+            schema = self._sniff_lines(f)
         except ColmigError:
             raise
         except (pa.ArrowInvalid, UnicodeDecodeError, OSError, EOFError) as exc:
@@ -265,6 +296,50 @@ class FileReader(Reader):
                 )
             seen.add(name)
         return schema
+
+    def _sniff_lines(self, f: InputFile) -> pa.Schema:
+        """The file's schema; a CSV or JSON Lines file with lines longer than the sniffing
+        block is sniffed again with a block holding them."""
+        try:
+            return sniff_schema(self.fs, f.path, f.format, f.compression, self.csv)
+        except pa.ArrowInvalid:
+            if f.format not in ("csv", "tsv", "jsonl"):
+                raise
+            if f.format == "jsonl" and self.settings.on_error in ("skip", "reject"):
+                head = self._json_head(f)
+                if head is not None:
+                    return sniff_schema(_OneFile(head), f.path, f.format, None, self.csv)
+            with open_binary(self.fs, f.path, f.compression) as stream:
+                meter = longest_line(stream, self.max_line_bytes)
+            longest, line = meter.longest, meter.longest_line
+            if f.format != "jsonl" and meter.quoted and longest <= self.max_line_bytes:
+                # Quoted line breaks make a record longer than its lines.
+                longest, line = max(
+                    (longest, line),
+                    longest_record(self.fs, f.path, f.format, f.compression, self.csv, 1 << 62),
+                )
+            if longest > self.max_line_bytes:
+                raise too_long_error(f.shown, line, self.max_line_bytes) from None
+            if longest < SNIFF_BLOCK // 2:
+                raise
+            block = fitting_block(longest, SNIFF_BLOCK)
+            log.debug("%s: long lines, schema read in %d-byte blocks", f.shown, block)
+            return sniff_schema(self.fs, f.path, f.format, f.compression, self.csv, block)
+
+    def _json_head(self, f: InputFile) -> bytes | None:
+        """The first lines of a JSON Lines file without those that are not JSON objects
+        (what -on-error skip|reject sets aside), when there are such lines among them."""
+        kept: list[bytes] = []
+        size, bad = 0, False
+        for _, piece, reason in json_lines(self.fs, f.path, f.compression):
+            if reason is not None:
+                bad = True
+                continue
+            kept.append(piece if piece.endswith(b"\n") else piece + b"\n")
+            size += len(piece)
+            if size >= SNIFF_BLOCK:
+                break
+        return b"".join(kept) if bad else None
 
     def _json_line(
         self, f: InputFile, exc: BaseException, first_block: bool
@@ -372,18 +447,43 @@ class FileReader(Reader):
         self._rejects = []
         unconvertible: list[tuple[BadCell, str]] = []
         hive = dict(f.hive)
-        batches = iter_batches(
-            self.fs,
-            f.path,
-            f.format,
-            f.compression,
-            self.csv,
-            spec,
-            text_schema(file_schema) if lenient else file_schema,
-            bad,
-            # Lenient conversion works on whole rows: no projection there.
-            None if lenient else self._projection,
-        )
+
+        def read_blocks(block: int, wrap: Any) -> Iterator[pa.RecordBatch]:
+            return iter_batches(
+                self.fs,
+                f.path,
+                f.format,
+                f.compression,
+                self.csv,
+                spec,
+                text_schema(file_schema) if lenient else file_schema,
+                bad,
+                # Lenient conversion works on whole rows: no projection there.
+                None if lenient else self._projection,
+                block_size=block,
+                wrap=wrap,
+            )
+
+        def forget_bad_rows() -> None:
+            if bad is not None:
+                bad.rows.clear()  # the larger-block attempt meets them again
+
+        def longest(scan: int) -> tuple[int, int]:
+            return longest_record(self.fs, f.path, f.format, f.compression, self.csv, scan)
+
+        if f.format == "jsonl" and self.settings.on_error in ("skip", "reject"):
+            batches = self._json_setting_aside(f, read_blocks)
+        elif f.format in ("csv", "tsv", "jsonl"):
+            quoted = csv and "start" not in spec
+            batches = grown_batches(
+                read_blocks,
+                first_block(self.max_line_bytes, CSV_BLOCK),
+                self.max_line_bytes,
+                forget_bad_rows,
+                longest if quoted else None,
+            )
+        else:
+            batches = read_blocks(CSV_BLOCK, None)
         try:
             for batch in batches:
                 if lenient:
@@ -399,6 +499,11 @@ class FileReader(Reader):
                     yield batch.slice(offset, batch_rows)
         except ColmigError:
             raise
+        except LineTooLong as exc:
+            line = exc.line
+            if spec.get("start"):
+                line += lines_before(self.fs, f.path, spec["start"])
+            raise too_long_error(f.shown, line, exc.limit) from None
         except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, EOFError) as exc:
             raise self._data_error(f, spec, file_schema, exc, bad) from None
         except OSError as exc:
@@ -407,6 +512,43 @@ class FileReader(Reader):
             raise fsmod.classify(exc, f"cannot read {f.shown}") from None
         if (bad is not None and bad.rows) or unconvertible:
             self._collect_rejects(f, spec, file_schema, bad, unconvertible)
+
+    def _json_setting_aside(
+        self, f: InputFile, read_blocks: Callable[[int, Any], Iterator[pa.RecordBatch]]
+    ) -> Iterator[pa.RecordBatch]:
+        """JSON Lines with -on-error skip|reject: when Arrow fails, the lines that are not JSON
+        objects are set aside and the file is read again without them (the rows already
+        delivered are not repeated). Arrow's reader cannot skip a record by itself."""
+        dropped: dict[int, Malformed] = {}
+
+        def without_dropped(block: int, wrap: Any) -> Iterator[pa.RecordBatch]:
+            keep = set(dropped)
+            return read_blocks(block, lambda stream: wrap(DropLines(stream, keep)))
+
+        delivered = 0
+        while True:
+            skip = delivered
+            limit = self.max_line_bytes
+            reading = without_dropped if dropped else read_blocks
+            try:
+                for batch in grown_batches(reading, first_block(limit, CSV_BLOCK), limit):
+                    if skip >= batch.num_rows:
+                        skip -= batch.num_rows
+                        continue
+                    batch, skip = batch.slice(skip), 0
+                    delivered += batch.num_rows
+                    yield batch
+                break
+            except pa.ArrowInvalid:
+                if dropped:
+                    raise  # not a malformed line: a type conflict, reported with its line
+                for line, piece, reason in json_lines(self.fs, f.path, f.compression):
+                    if reason is not None:
+                        why = f"{f.shown}:{line}: {reason}"
+                        dropped[line] = Malformed(why, decode(piece), f.shown, line)
+                if not dropped:
+                    raise
+        self._rejects.extend(dropped.values())
 
     def _raw(self, f: InputFile, text: pa.RecordBatch, cell: BadCell) -> str:
         """The fields of a row set aside by ``convert``, joined by the file's delimiter."""
@@ -427,20 +569,20 @@ class FileReader(Reader):
         for cell, _ in unconvertible:
             wanted.setdefault(cell.column, set()).add(cell.value)
         total = len(malformed) + len(unconvertible)
-        located = []
-        if "start" not in spec:
-            located = list(
-                bad_lines(
-                    self.fs,
-                    f.path,
-                    f.format,
-                    f.compression,
-                    self.csv,
-                    len(file_schema),
-                    limit=total,
-                    bad_values=wanted,
-                )
+        located = list(
+            bad_lines(
+                self.fs,
+                f.path,
+                f.format,
+                f.compression,
+                self.csv,
+                len(file_schema),
+                limit=total,
+                bad_values=wanted,
+                start=spec.get("start", 0),
+                end=spec.get("end"),
             )
+        )
         names = file_schema.names
         if len(located) == total:
             for line, text, why in located:
@@ -452,19 +594,22 @@ class FileReader(Reader):
                     ),
                     why,
                 )
-                self._rejects.append((f"{f.shown}:{line}: {why}", text))
+                self._rejects.append(Malformed(f"{f.shown}:{line}: {why}", text, f.shown, line))
             return
+        # The scan disagrees with Arrow's parser: keep what Arrow saw, without a line number.
         where = f.shown
         if "start" in spec:
             where = f"{f.shown} (bytes {spec['start']}-{spec['end']})"
         self._rejects.extend(
-            (f"{where}: expected {len(file_schema)} fields", text) for _, text in malformed
+            Malformed(f"{where}: expected {len(file_schema)} fields", text, f.shown)
+            for _, text in malformed
         )
         self._rejects.extend(
-            (
+            Malformed(
                 f"{where}: column {names[cell.column]!r}: cannot convert {cell.value!r} to"
                 f" {file_schema.field(cell.column).type}",
                 text,
+                f.shown,
             )
             for cell, text in unconvertible
         )
@@ -484,7 +629,7 @@ class FileReader(Reader):
     ) -> SourceDataError:
         message = _first_line(exc)
         where = f.shown
-        if f.format in ("csv", "tsv") and "start" not in spec:
+        if f.format in ("csv", "tsv"):
             column_index = value = None
             match = _CONVERSION.search(str(exc))
             if match:
@@ -500,10 +645,12 @@ class FileReader(Reader):
                         len(file_schema),
                         column_index,
                         value,
+                        start=spec.get("start", 0),
+                        end=spec.get("end"),
                     ),
                     None,
                 )
-            except Exception:
+            except (OSError, ValueError, EOFError, pa.ArrowException):
                 found = None
             if found is not None:
                 line, text, reason = found
@@ -518,14 +665,24 @@ class FileReader(Reader):
                     file=where,
                     line=line,
                 )
-        elif "start" in spec:
-            where = f"{where} (bytes {spec['start']}-{spec.get('end')})"
+            if "start" in spec:
+                where = f"{where} (bytes {spec['start']}-{spec.get('end')})"
         else:
             one_block = f.compression is None and f.size <= CSV_BLOCK
             located = self._json_line(f, exc, first_block=one_block)
             if located is not None:
                 return located
         return SourceDataError(f"{where}: malformed {f.format}: {message}", file=where)
+
+
+class _OneFile:
+    """A filesystem of one in-memory file, for sniffing a cleaned-up head of a file."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def open(self, path: str, mode: str = "rb", **_: Any) -> io.BytesIO:
+        return io.BytesIO(self.data)
 
 
 _EXAMPLES = "*.csv, *.tsv, *.jsonl, *.json, *.parquet, *.arrow, optionally .gz/.zst/.bz2/.xz"
