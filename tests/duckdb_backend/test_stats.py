@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 import duckdb
@@ -63,7 +63,9 @@ def python_reference(table: pa.Table) -> dict[str, tuple[int, int, str]]:
             )
         else:
             values = [v for v in column.to_pylist() if v is not None]
-            total = sum(int(v) if isinstance(v, bool) else v for v in values)
+            with localcontext() as context:
+                context.prec = 400  # the default context rounds Decimal sums at 28 digits
+                total = sum(int(v) if isinstance(v, bool) else v for v in values)
         text = canonical_float(total) if kind == "float" else canonical_decimal(total)
         out[field.name] = (len(column), column.null_count, text)
     return out
