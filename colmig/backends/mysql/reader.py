@@ -21,7 +21,7 @@ import pyarrow as pa
 from colmig.backends.mysql.errors import error_class
 from colmig.backends.mysql.typemap import arrow_type
 from colmig.backends.mysql.writer import connect
-from colmig.backends.sql_common import TableChoice, quote_ident
+from colmig.backends.sql_common import TableChoice
 from colmig.backends.sql_reader import SqlReader
 from colmig.config import Settings
 from colmig.errors import ColmigError, SourceDataError
@@ -46,7 +46,8 @@ class MysqlReader(SqlReader):
         self._times: dict[str, list[str]] = {}
 
     def quote(self, name: str) -> str:
-        return quote_ident(name, "`")
+        # One identifier, dots included (a CSV header "temp.c" is a column, not a path).
+        return "`" + name.replace("`", "``") + "`"
 
     def schema(self) -> pa.Schema:
         if self._schema is None:

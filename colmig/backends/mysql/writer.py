@@ -15,16 +15,23 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from colmig.backends.base import JobInfo, Partition, WriteResult
+from colmig.backends.ledger_truth import check_ledger
+from colmig.backends.multi_target import (
+    ensure_partition_target,
+    prepare_ledger,
+    several_targets,
+)
 from colmig.backends.mysql.errors import error_class
 from colmig.backends.mysql.fit import fit_batch
 from colmig.backends.mysql.typemap import check_compatible, create_table_sql
-from colmig.backends.sql_common import LEDGER_TABLE, quote_ident, stats_kind
+from colmig.backends.sql_common import LEDGER_TABLE, stats_kind
 from colmig.backends.sql_writer import SqlWriter
 from colmig.backends.target_fit import Position
 from colmig.config import Settings
@@ -106,8 +113,26 @@ class MysqlWriter(SqlWriter):
     def _connect(self) -> Any:
         return connect(self.url)
 
+    def prepare(self, schema: pa.Schema, job: JobInfo, fresh: bool) -> None:
+        if several_targets(self.settings):
+            prepare_ledger(self, job, fresh)
+            return
+        check_ledger(self, job, fresh)
+        super().prepare(schema, job, fresh)
+
+    def write_partition(
+        self,
+        partition: Partition,
+        batches: Iterable[pa.RecordBatch],
+        schema: pa.Schema,
+        job: JobInfo,
+    ) -> WriteResult:
+        ensure_partition_target(self, partition, schema, job)
+        return super().write_partition(partition, batches, schema, job)
+
     def quote(self, name: str) -> str:
-        return quote_ident(name, "`")
+        # One identifier, dots included (a CSV header "temp.c" is a column, not a path).
+        return "`" + name.replace("`", "``") + "`"
 
     def literal(self, value: str) -> str:
         # The driver's quoting follows the session (NO_BACKSLASH_ESCAPES included).
@@ -145,8 +170,13 @@ class MysqlWriter(SqlWriter):
         self._columns[table] = {str(r[0]): r for r in rows}
         return check_compatible(schema, rows, table)
 
-    def _create_table(self, cur: Any, table: str, schema: pa.Schema, keys: list[str]) -> pa.Schema:
-        cur.execute(create_table_sql(table, schema, keys, self.quote))
+    def _create_table(
+        self, cur: Any, table: str, schema: pa.Schema, keys: list[str], if_missing: bool = False
+    ) -> pa.Schema:
+        sql = create_table_sql(table, schema, keys, self.quote)
+        if if_missing:
+            sql = sql.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1)
+        cur.execute(sql)
         return schema
 
     def _load(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from colmig.backends.sql_common import TableChoice, quote_ident
+from colmig.backends.sql_common import TableChoice
 from colmig.backends.sql_reader import SqlReader
 from colmig.backends.sqlite.decode import decode
 from colmig.backends.sqlite.writer import arrow_type, connect
@@ -30,7 +30,8 @@ class SqliteReader(SqlReader):
             raise ConnectionFailedError(f"SQLite database {url.redacted} does not exist")
 
     def quote(self, name: str) -> str:
-        return quote_ident(name)
+        # One identifier, dots included (a CSV header "temp.c" is a column, not a path).
+        return '"' + name.replace('"', '""') + '"'
 
     def _open_stream(
         self, sql: str, batch_rows: int

@@ -9,14 +9,20 @@ cannot keep (NaN, -0.0, unsigned integers past 2^63-1) are refused (see fit.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from colmig.backends.base import ColumnStats, JobInfo, Partition
-from colmig.backends.sql_common import LEDGER_TABLE, quote_ident, range_predicate, sql_string
+from colmig.backends.base import ColumnStats, JobInfo, Partition, WriteResult
+from colmig.backends.ledger_truth import check_ledger
+from colmig.backends.multi_target import (
+    ensure_partition_target,
+    prepare_ledger,
+    several_targets,
+)
+from colmig.backends.sql_common import LEDGER_TABLE, range_predicate, sql_string
 from colmig.backends.sql_writer import SqlWriter
 from colmig.backends.sqlite.fit import storage_batch
 from colmig.backends.target_fit import Position
@@ -122,6 +128,31 @@ class SqliteWriter(SqlWriter):
     def _connect(self) -> Any:
         return connect(self.url)
 
+    def prepare(self, schema: pa.Schema, job: JobInfo, fresh: bool) -> None:
+        if several_targets(self.settings):
+            prepare_ledger(self, job, fresh)
+            return
+        check_ledger(self, job, fresh)
+        super().prepare(schema, job, fresh)
+
+    def write_partition(
+        self,
+        partition: Partition,
+        batches: Iterable[pa.RecordBatch],
+        schema: pa.Schema,
+        job: JobInfo,
+    ) -> WriteResult:
+        ensure_partition_target(self, partition, schema, job)
+        return super().write_partition(partition, batches, schema, job)
+
+    def _begin(self, cur: Any) -> None:
+        # ADBC keeps a deferred transaction open, which takes the write lock only at the first
+        # write: two workers that both read first (the ledger) then deadlock on the upgrade and
+        # SQLite fails one at once ("database is locked"). Take the write lock up front, so
+        # parallel workers queue on busy_timeout instead.
+        cur.execute("COMMIT")
+        cur.execute("BEGIN IMMEDIATE")
+
     def _error_class(self, exc: BaseException) -> type[ColmigError]:
         from adbc_driver_manager import AdbcStatusCode
 
@@ -137,7 +168,8 @@ class SqliteWriter(SqlWriter):
         return sql_string(str(value).replace(" ", "T"))
 
     def quote(self, name: str) -> str:
-        return quote_ident(name)
+        # One identifier, dots included (a CSV header "temp.c" is a column, not a path).
+        return '"' + name.replace('"', '""') + '"'
 
     def literal(self, value: str) -> str:
         return sql_string(value)
@@ -177,14 +209,17 @@ class SqliteWriter(SqlWriter):
             )
         return schema
 
-    def _create_table(self, cur: Any, table: str, schema: pa.Schema, keys: list[str]) -> pa.Schema:
+    def _create_table(
+        self, cur: Any, table: str, schema: pa.Schema, keys: list[str], if_missing: bool = False
+    ) -> pa.Schema:
         cols = [
             f"{self.quote(f.name)} {sqlite_type(f)}{'' if f.nullable else ' NOT NULL'}"
             for f in schema
         ]
         if keys:
             cols.append(f"PRIMARY KEY ({', '.join(self.quote(k) for k in keys)})")
-        cur.execute(f"CREATE TABLE {self.quote(table)} ({', '.join(cols)})")
+        create = "CREATE TABLE IF NOT EXISTS" if if_missing else "CREATE TABLE"
+        cur.execute(f"{create} {self.quote(table)} ({', '.join(cols)})")
         return schema
 
     def _load(
@@ -298,6 +333,7 @@ class SqliteWriter(SqlWriter):
         with self._guard("validation"):
             cur = self._cursor()
             if not self._table_exists(cur, table):
+                self.conn.rollback()
                 return {}
             names = ", ".join(self.quote(f.name) for f in schema)
             clause = f" WHERE {where}" if where else ""
