@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -181,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         words, settings = parse_args(argv)
         setup_logging(settings.log_level)
-        return dispatch(words, settings)
+        code = dispatch(words, settings)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at interpreter exit
+        return code
     except ColmigError as exc:
         _report(exc, settings)
         return exc.exit_code
@@ -193,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_TERMINATED
     except SystemExit as exc:
         return int(exc.code or 0)
+    except BrokenPipeError:
+        # The reader of our output went away (`colmig plan ... | head`): nothing is wrong with
+        # the run; stop writing quietly instead of printing a traceback at interpreter exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except Exception as exc:  # a bug, not a user mistake: show the traceback, redacted
         print(
             redact_secrets("colmig: internal error: " + "".join(traceback.format_exception(exc))),

@@ -189,3 +189,14 @@ def test_fresh_rewrites_every_partition_without_duplicates(run_cli: RunCli, tmp_
     assert match and (match["done"], match["skipped"]) == ("2", "0")
     assert [p.name for p in _outputs(tmp_path)] == names
     assert_same_rows(read_dataset(tmp_path / "out"), source, COLUMNS)
+
+
+def test_closed_stdout_pipe_is_not_a_traceback(tmp_path: Path) -> None:
+    """``colmig plan ... | head -1``: the reader goes away before colmig is done writing."""
+    write_csv_archive(tmp_path / "archive", files=2, rows_per_file=10)
+    process = procs.start(tmp_path, "plan", *_data())
+    assert process.stdout is not None
+    process.stdout.close()  # every write colmig makes now fails with EPIPE
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
