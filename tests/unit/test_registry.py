@@ -42,3 +42,31 @@ def test_errors_keep_their_fields_across_processes() -> None:
     assert copy.fields == {"file": "a.csv", "line": 3}
     assert str(copy) == "bad row in a.csv line 3"
     assert PartialFailureError("x").exit_code == 8
+
+
+def test_a_driver_missing_before_use_is_a_config_error_with_the_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(registry, "_importable", lambda module: module != "pymysql")
+    with pytest.raises(BackendNotFoundError) as info:
+        registry.open_writer("mysql://u:pw@127.0.0.1:9/db", Settings())
+    assert info.value.exit_code == EXIT_CONFIG
+    assert "pip install 'colmig[mysql]'" in str(info.value)
+
+
+def test_a_driver_imported_lazily_by_a_factory_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import types
+
+    module = types.ModuleType("fake_backend")
+
+    def open_reader(url: object, settings: object) -> object:
+        raise ModuleNotFoundError(
+            "No module named 'adbc_driver_postgresql'", name="adbc_driver_postgresql"
+        )
+
+    module.open_reader = open_reader  # type: ignore[attr-defined]
+    monkeypatch.setattr(registry, "backend_module", lambda url: module)
+    with pytest.raises(BackendNotFoundError, match=r"colmig\[postgres\]"):
+        registry.open_reader("postgres://u@h/db", Settings())
