@@ -230,26 +230,19 @@ class SqliteWriter(SqlWriter):
         empty = pa.RecordBatch.from_pylist([], schema=schema)
         storage = storage_batch(empty, declared, where).schema
 
-        raised: list[BaseException] = []
-
-        def converted() -> Iterator[pa.RecordBatch]:
-            try:
-                for batch in batches:
-                    stored = storage_batch(batch, declared, where)
-                    where.offset += batch.num_rows
-                    yield pa.RecordBatch.from_arrays(stored.columns, schema=storage)
-            except Exception as exc:
-                raised.append(exc)
-                raise
-
-        reader = pa.RecordBatchReader.from_batches(storage, converted())
         temporary = table.startswith("colmig_tmp_")
+        # One ingest per batch, converted first: a refused value is raised here, not inside
+        # ADBC's stream binding (which would wrap it and leave its statement open).
         try:
-            cur.adbc_ingest(table, reader, mode="append", temporary=temporary)
-        except Exception:
-            # ADBC wraps an error of the stream in its own; raise the one that says why.
-            if raised:
-                raise raised[0] from None
+            for batch in batches:
+                stored = storage_batch(batch, declared, where)
+                where.offset += batch.num_rows
+                data = pa.RecordBatch.from_arrays(stored.columns, schema=storage)
+                cur.adbc_ingest(table, data, mode="append", temporary=temporary)
+        except BaseException:
+            # The error's traceback keeps this cursor alive; closed, it cannot keep the
+            # connection from closing ("Cannot close AdbcConnection with open AdbcStatement").
+            cur.close()
             raise
 
     def _create_temp_like(self, cur: Any, temp: str, table: str) -> None:
