@@ -415,14 +415,15 @@ class SqlWriter(Writer):
                 f"SELECT partition_id, rows_written{target} FROM {LEDGER_TABLE}"
                 f" WHERE job_id = {self.literal(job.job_id)}"
             )
-            by_table: dict[str, dict[str, int]] = {}
-            default = self._target_name(job)
+            by_table: dict[str | None, dict[str, int]] = {}
+            # Rows written before the ledger named tables: a list/glob job's table is unknown.
+            default = None if self._per_partition_tables() else self._target_name(job)
             for row in cur.fetchall():
                 table = str(row[2]) if target and row[2] else default
                 by_table.setdefault(table, {})[str(row[0])] = int(row[1])
             stale: set[str] = set()
             for table, entries in by_table.items():
-                if self._rows_gone(cur, table, job, sum(entries.values())):
+                if table is not None and self._rows_gone(cur, table, job, sum(entries.values())):
                     stale |= set(entries)
             if stale:
                 self._forget(cur, job, stale)
