@@ -33,11 +33,13 @@ class Misfit:
     value: str
     target: str
     reason: str
+    source: str = ""
 
     def describe(self, where: str) -> str:
         return (
             f"column {self.column}: value {self.value} at row {self.row + 1} of {where} does"
-            f" not fit the target column type {self.target} ({self.reason})"
+            f" not fit the target column type {self.target} (source type {self.source}:"
+            f" {self.reason})"
         )
 
 
@@ -192,7 +194,8 @@ def first_misfits(
             reason = _converts(chunk.slice(offset, 1), to)
             if reason is not None:
                 value = _shown(chunk.slice(offset, 1))
-                out.append(Misfit(column, start + offset, value, target_name, reason))
+                misfit = Misfit(column, start + offset, value, target_name, reason, str(array.type))
+                out.append(misfit)
                 if len(out) >= limit:
                     return out
     return out
