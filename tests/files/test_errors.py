@@ -169,7 +169,8 @@ def test_validate_catches_missing_or_extra_rows(run_cli, tmp_path: Path) -> None
     [
         ('{"a": 1}\n{"a": 2}\n{"a":\n{"a": 4}\n', 3, "invalid JSON"),
         ('{"a": 1}\n\n[1, 2]\n', 3, "not a JSON object"),
-        ('{"a": 1}\n' * 150_000 + '{"a": "x"}\n', 150_001, "changed from number to string"),
+        # Far past the first block (numbers then a string is a text column, not an error).
+        ('{"a": 1}\n' * 150_000 + '{"a": [}\n', 150_001, "invalid JSON"),
     ],
 )
 def test_malformed_json_lines_name_the_line(

@@ -191,3 +191,78 @@ def test_unknown_declared_type_is_a_config_error(run_cli, tmp_path: Path) -> Non
     result = run_cli(*data_args("file://./in.csv", "file://./out", "-column-type", "id=int33"))
     assert result.returncode == 2, result.stderr
     assert "int33" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- JSON Lines ---------------------------------------------------------------------------------
+
+
+def test_jsonl_key_first_seen_after_a_megabyte_becomes_a_column(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _jsonl(
+        tmp_path / "in.jsonl",
+        {"v": 1, "note": None},
+        [f'{{"id": {FILLER}, "v": 2, "note": "late", "added": "new key"}}'],
+    )
+    got = _load(run_cli, tmp_path, "file://./in.jsonl")
+    assert got.num_rows == FILLER + 1
+    assert got.column("added").to_pylist()[-2:] == [None, "new key"]
+    assert _tail(got, "note", 2) == [None, "late"]
+
+
+def test_jsonl_numbers_keep_their_digits(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    big, huge, forty = 2**53 + 1, 2**63 + 7, "9" * 40
+    _jsonl(
+        tmp_path / "in.jsonl",
+        {"mixed": 0.5, "wide": 1, "long": 1, "code": 7},
+        [
+            f'{{"id": {FILLER}, "mixed": {big}, "wide": {huge}, "long": {forty}, "code": "A7"}}',
+        ],
+    )
+    got = _load(run_cli, tmp_path, "file://./in.jsonl")
+    assert got.schema.field("mixed").type == pa.decimal128(38, 1)
+    assert _tail(got, "mixed", 2) == [decimal.Decimal("0.5"), decimal.Decimal(big)]
+    assert got.schema.field("wide").type == pa.decimal128(38, 0)
+    assert _tail(got, "wide", 1) == [decimal.Decimal(huge)]
+    # More digits than any decimal: the number as written, as text.
+    assert got.schema.field("long").type == pa.string()
+    assert _tail(got, "long", 2) == ["1", forty]
+    assert _tail(got, "code", 2) == ["7", "A7"]
+
+
+def test_jsonl_offsets_are_utc_instants_and_naive_ones_are_refused(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    zoned = tmp_path / "zoned" / "in.jsonl"
+    _jsonl(
+        zoned,
+        {"at": "2024-03-01T10:00:00Z"},
+        [f'{{"id": {FILLER}, "at": "2024-03-01T10:00:00+05:00"}}'],
+    )
+    mixed = tmp_path / "mixed" / "in.jsonl"
+    _jsonl(
+        mixed, {"at": "2024-03-01T10:00:00Z"}, [f'{{"id": {FILLER}, "at": "2024-07-01 12:00:00"}}']
+    )
+    ok, refused, assumed = run_parallel(
+        run_cli,
+        data_args("file://./zoned", "file://./out"),
+        data_args("file://./mixed", "file://./out-refused"),
+        data_args("file://./mixed", "file://./out-assumed", "-assume-tz", "Europe/Berlin"),
+    )
+    cli_ok(ok)
+    got = sort_by_id(read_output(tmp_path / "out"))
+    assert got.schema.field("at").type.tz == "UTC"
+    assert [v.strftime("%H:%M") for v in _tail(got, "at", 2)] == ["10:00", "05:00"]
+    assert refused.returncode == 4, refused.stderr
+    assert f"in.jsonl:{FILLER + 1}:" in refused.stderr and "'at'" in refused.stderr
+    assert "-assume-tz" in refused.stderr and "Traceback" not in refused.stderr
+    cli_ok(assumed)
+    got = sort_by_id(read_output(tmp_path / "out-assumed"))
+    assert [v.strftime("%m-%d %H:%M") for v in _tail(got, "at", 2)] == [
+        "03-01 10:00",
+        "07-01 10:00",
+    ]
+
+
+def test_jsonl_invalid_utf8_names_line_and_byte(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "in.jsonl").write_bytes(b'{"id": 1, "s": "ok"}\n{"id": 2, "s": "caf\xe9"}\n')
+    result = run_cli(*data_args("file://./in.jsonl", "file://./out"))
+    assert result.returncode == 4, result.stderr
+    assert "in.jsonl:2:" in result.stderr and "byte offset 40" in result.stderr
+    assert "Traceback" not in result.stderr

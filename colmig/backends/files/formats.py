@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
@@ -318,40 +317,11 @@ def sniff_schema(
 
             block = max(block_size, CSV_BLOCK)
             return scan_csv(fs, path, fmt, compression, options, schema, block)
-        if fmt == "jsonl":
-            schema = pajson.open_json(
-                stream, read_options=pajson.ReadOptions(block_size=block_size)
-            ).schema
-        else:
+        if fmt != "jsonl":
             return _read_json_array(stream, path).schema
-    return _zoned_json_timestamps(fs, path, compression, schema)
+    from colmig.backends.files.jsonscan import scan_jsonl
 
-
-_ZONE = r"(Z|z|[+-]\d\d(:?\d\d)?)$"
-
-
-def _zoned_json_timestamps(
-    fs: Any, path: str, compression: str | None, schema: pa.Schema
-) -> pa.Schema:
-    """Mark JSON timestamps written with a zone (``...Z``, ``...+02:00``) as UTC.
-
-    Arrow's JSON inference converts them to UTC but drops the zone, which would make the
-    same archive tz-aware as CSV and naive as JSON Lines."""
-    stamps = [f for f in schema if pa.types.is_timestamp(f.type) and f.type.tz is None]
-    if not stamps:
-        return schema
-    with open_binary(fs, path, compression) as stream:
-        head = stream.read(SNIFF_BLOCK)
-    head = head[: head.rfind(b"\n") + 1] or head
-    as_text = pa.schema([f.with_type(pa.string()) for f in stamps])
-    options = pajson.ParseOptions(explicit_schema=as_text, unexpected_field_behavior="ignore")
-    sample = pajson.read_json(io.BytesIO(head), parse_options=options)
-    for stamp in stamps:
-        values = sample.column(stamp.name).drop_null()
-        if len(values) and pc.all(pc.match_substring_regex(values, _ZONE)).as_py():
-            index = schema.get_field_index(stamp.name)
-            schema = schema.set(index, stamp.with_type(pa.timestamp(stamp.type.unit, "UTC")))
-    return schema
+    return scan_jsonl(fs, path, compression, options)
 
 
 def _placed(
@@ -466,13 +436,29 @@ def iter_batches(
         return
     with open_binary(fs, path, compression) as stream:
         if fmt == "jsonl":
-            explicit = pajson.ParseOptions(
-                explicit_schema=file_schema, unexpected_field_behavior="ignore"
+            from colmig.backends.files.jsonscan import exact_batches, needs_exact
+
+            if needs_exact(file_schema):
+                yield from exact_batches(fs, path, compression, file_schema, options)
+                return
+            # Arrow's JSON parser would take a naive time into a zoned column (and the other
+            # way round) without a word: timestamps are parsed as text and converted here.
+            stamps = {f.name: f for f in file_schema if pa.types.is_timestamp(f.type)}
+            parse = pa.schema(
+                [pa.field(f.name, pa.string() if f.name in stamps else f.type) for f in file_schema]
             )
-            yield from pajson.open_json(
+            explicit = pajson.ParseOptions(
+                explicit_schema=parse, unexpected_field_behavior="ignore"
+            )
+            reader = pajson.open_json(
                 wrap(stream) if wrap is not None else stream,
                 read_options=pajson.ReadOptions(block_size=block_size),
                 parse_options=explicit,
             )
+            if not stamps:
+                yield from reader
+                return
+            for batch in reader:
+                yield _placed(batch, stamps, None)
         else:
             yield from _read_json_array(stream, path).to_batches()
