@@ -74,6 +74,11 @@ def parse_request(command: str | None, args: list[str], settings: Settings) -> R
     """Turn the command words and flags into a Request, or raise ConfigError."""
     if command in ("up", "down") and settings.direction not in (None, command):
         raise ConfigError(f"colmig {command} contradicts -direction {settings.direction}")
+    if command == "goto" and settings.direction is not None:
+        raise ConfigError(
+            f"colmig goto moves up or down; with -direction {settings.direction} use "
+            f"'colmig {settings.direction} -version VERSION' instead"
+        )
     if command is None:
         if args:
             raise ConfigError(f"unexpected arguments: {' '.join(args)}")

@@ -22,6 +22,7 @@ from colmig.errors import (
     ChecksumMismatchError,
     ColmigError,
     ConfigError,
+    ConnectionFailedError,
     DirtyDatabaseError,
     MigrationFailedError,
 )
@@ -358,7 +359,8 @@ class Runner:
                 self.target.apply(texts, record, remove, self.table)
             else:
                 self.target.apply(texts, record, remove, self.table, in_transaction=False)
-        except MigrationFailedError as exc:
+        except (MigrationFailedError, ConnectionFailedError) as exc:
+            # A connection lost mid-file keeps its own exit code (3), with the file and line.
             raise self._annotate(exc, step, prepared) from None
         except ColmigError:
             raise
@@ -374,9 +376,7 @@ class Runner:
         elapsed = time.monotonic() - started
         self.out(f"{verb or ('applied' if up else 'reverted')} {step.version} ({elapsed:.2f}s)")
 
-    def _annotate(
-        self, exc: MigrationFailedError, step: Step, prepared: Prepared
-    ) -> MigrationFailedError:
+    def _annotate(self, exc: ColmigError, step: Step, prepared: Prepared) -> ColmigError:
         path, stmts = prepared.path, prepared.statements
         index = exc.fields.get("statement_index")
         cause = str(exc.fields.get("cause") or exc.message).strip()
@@ -413,7 +413,7 @@ class Runner:
         }
         if line is not None:
             fields["line"] = line
-        return MigrationFailedError(redact_secrets(message), **fields)
+        return type(exc)(redact_secrets(message), **fields)
 
     def run(self, steps: Sequence[Step], outcome: Outcome) -> None:
         """Run ``steps`` in order; with rollback-on-error undo this run's steps on failure."""
@@ -423,6 +423,15 @@ class Runner:
             except ColmigError as exc:
                 if not self.rollback_on_error or not outcome.done:
                     raise
+                if isinstance(exc, ConnectionFailedError):
+                    # Undoing needs the connection (and the migration lock it held).
+                    raise type(exc)(
+                        f"{exc.message}; -rollback-on-error could not undo the "
+                        f"{len(outcome.done)} migration(s) this run applied before: the "
+                        "connection is gone. Check 'colmig status' and revert them with "
+                        "'colmig down' once the database is reachable",
+                        **exc.fields,
+                    ) from None
                 raise self._roll_back(exc, outcome) from None
             outcome.done.append(step)
 

@@ -69,6 +69,8 @@ def test_explicit_down_never_runs_an_up_file(db: Db, migrations: Path, run_cli: 
         assert f"colmig up -version {V4}" in line
     line = error(run_cli("down", "1", "-source", db.url, "-direction", "up"), 2)
     assert "colmig down contradicts -direction up" in line
+    line = error(run_cli("goto", V4, "-source", db.url, "-direction", "down"), 2)
+    assert "colmig down -version VERSION" in line
     assert db.applied() == [V1]
     ok(run_cli("-source", db.url, "-version", V4))
     assert db.applied() == [V1, V2, V3, V4]

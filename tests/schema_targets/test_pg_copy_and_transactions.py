@@ -5,12 +5,15 @@ exit code of each failure."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunCli
+from tests.conftest import REPO_ROOT, RunCli
 from tests.schema_targets.helpers import PASSWORD, TABLE, rows, table_names
 from tests.schema_targets.test_targets import closed_port
 
@@ -238,3 +241,38 @@ def test_multi_line_statement_error_reports_the_server_message_and_its_line(
     line = error(run_cli("-source", pg_url, "-path", path, "up"), 5)
     assert '20240101_000000_base.up.sql:4: type "numerc" does not exist [SQLSTATE 42704]' in line
     assert "Failed to execute" not in line
+
+
+def test_connection_lost_mid_migration_exits_3_naming_file_and_line(
+    pg_url: str, tmp_path: Path
+) -> None:
+    version = "20240101_000000_slow"
+    path = write(
+        tmp_path / "migrations",
+        {f"{version}.up.sql": "CREATE TABLE slow (n integer);\n\nSELECT pg_sleep(60);\n"},
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    cmd = [sys.executable, "-m", "colmig", "-source", pg_url, "-path", str(path), "up"]
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            killed = rows(
+                pg_url,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
+                " datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%'",
+            )
+            if killed:
+                break
+            time.sleep(0.2)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    result = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    line = error(result, 3)
+    assert f"{version}.up.sql:3: terminating connection due to administrator command" in line
+    assert "rolled back" in line
+    assert "slow" not in table_names(pg_url)
+    assert tracked(pg_url) == []

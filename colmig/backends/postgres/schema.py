@@ -86,7 +86,7 @@ def pg_error(exc: BaseException) -> str:
         text = redact_secrets(str(exc)).strip()
         text = _FAILED_QUERY.sub("", _DRIVER_PREFIX.sub("", text))
         text = re.sub(r"\.?\s*SQLSTATE: \w+\s*$", "", text).strip()
-        line = re.sub(r"^ERROR:\s+", "", text.splitlines()[0].strip() if text else "")
+        line = re.sub(r"^(ERROR|FATAL|PANIC):\s+", "", text.splitlines()[0].strip() if text else "")
         if not line:
             status = str(exc).split(":", 1)[0] if ":" in str(exc) else ""
             line = (
@@ -352,35 +352,58 @@ class PostgresSchemaTarget(SchemaTarget):
             raise self._fail(f"recording the migration in {migrations_table}", exc) from None
 
     def _run_statements(self, statements: list[str], *, in_transaction: bool) -> None:
-        with contextlib.closing(self._cursor()) as cur:
-            for index, statement in enumerate(statements):
-                try:
-                    block = parse_block(statement)
-                    if block is not None:
-                        copy_rows(self.conn, cur, block, in_transaction=in_transaction)
-                    else:
-                        cur.execute(statement)
-                except CopyRowError as exc:
-                    if in_transaction:
-                        self._rollback()
-                    cause = f"{exc.what}: {self._cause(exc.error, statement)}"
-                    raise MigrationFailedError(
-                        f"statement {index + 1} of {len(statements)} failed: {cause}",
-                        statement_index=index,
-                        line_offset=exc.line_offset,
-                        cause=cause,
-                        url=self.url.redacted,
-                    ) from None
-                except Exception as exc:
-                    if in_transaction:
-                        self._rollback()
-                    raise MigrationFailedError(
-                        self._statement_message(index, len(statements), statement, exc),
-                        statement_index=index,
-                        line_offset=_error_line(exc, statement),
-                        cause=self._cause(exc, statement),
-                        url=self.url.redacted,
-                    ) from None
+        cur = self._cursor()
+        try:
+            self._run_on(cur, statements, in_transaction)
+        finally:
+            with contextlib.suppress(Exception):  # a lost connection cannot close it cleanly
+                cur.close()
+
+    def _run_on(self, cur: Any, statements: list[str], in_transaction: bool) -> None:
+        for index, statement in enumerate(statements):
+            try:
+                block = parse_block(statement)
+                if block is not None:
+                    copy_rows(self.conn, cur, block, in_transaction=in_transaction)
+                else:
+                    cur.execute(statement)
+            except CopyRowError as exc:
+                if in_transaction:
+                    self._rollback()
+                cause = f"{exc.what}: {self._cause(exc.error, statement)}"
+                raise MigrationFailedError(
+                    f"statement {index + 1} of {len(statements)} failed: {cause}",
+                    statement_index=index,
+                    line_offset=exc.line_offset,
+                    cause=cause,
+                    url=self.url.redacted,
+                ) from None
+            except Exception as exc:
+                if in_transaction:
+                    self._rollback()
+                lost = self._connection_lost(exc)
+                raise (ConnectionFailedError if lost else MigrationFailedError)(
+                    self._statement_message(index, len(statements), statement, exc),
+                    statement_index=index,
+                    line_offset=_error_line(exc, statement),
+                    cause=self._cause(exc, statement),
+                    url=self.url.redacted,
+                ) from None
+
+    def _connection_lost(self, exc: BaseException) -> bool:
+        """Whether a failed statement lost the connection (exit code 3, not 5): a connection
+        SQLSTATE (class 08, 57P01-57P03), or no SQLSTATE and the connection no longer answers."""
+        state = getattr(exc, "sqlstate", None)
+        if state:
+            return state.startswith("08") or state in ("57P01", "57P02", "57P03")
+        if self._conn is None:  # the rollback already found it dead
+            return True
+        try:
+            self._query("SELECT 1")
+            return False
+        except Exception:
+            self._drop_connection()
+            return True
 
     def _cause(self, exc: BaseException, statement: str) -> str:
         """The driver's reason alone (the runner adds file, line and what happened next)."""
