@@ -266,3 +266,27 @@ def test_jsonl_invalid_utf8_names_line_and_byte(run_cli, tmp_path: Path) -> None
     assert result.returncode == 4, result.stderr
     assert "in.jsonl:2:" in result.stderr and "byte offset 40" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_jsonl_declared_types(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "in.jsonl").write_text(
+        '{"id": 1, "zip": 1234, "n": 5, "amount": 0.1}\n'
+        '{"id": 2, "zip": "0815", "n": 6, "amount": 12345678901234567890.123456789}\n'
+    )
+    (tmp_path / "bad.jsonl").write_text('{"id": 1, "n": 5}\n{"id": 2, "n": 3000000000}\n')
+    types = "zip=string,n=int32,amount=decimal(38,9)"
+    ok, bad = run_parallel(
+        run_cli,
+        data_args("file://./in.jsonl", "file://./out", "-column-type", types),
+        data_args("file://./bad.jsonl", "file://./out-bad", "-column-type", "n=int32"),
+    )
+    cli_ok(ok)
+    got = sort_by_id(read_output(tmp_path / "out"))
+    assert got.schema.field("n").type == pa.int32()
+    assert got.column("zip").to_pylist() == ["1234", "0815"]
+    assert [str(v) for v in got.column("amount").to_pylist()] == [
+        "0.100000000",
+        "12345678901234567890.123456789",
+    ]
+    assert bad.returncode == 4, bad.stderr
+    assert "bad.jsonl:2:" in bad.stderr and "'n'" in bad.stderr and "3000000000" in bad.stderr

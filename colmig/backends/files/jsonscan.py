@@ -71,6 +71,8 @@ def blocks(fs: Any, path: str, compression: str | None) -> Iterator[tuple[int, i
 def scan_jsonl(fs: Any, path: str, compression: str | None, options: Any) -> pa.Schema:
     """The schema of a JSON Lines file from all its values."""
     declared = dict(options.declared)
+    # Any JSON value reads as text (numbers as written): only other types can refuse one.
+    checked = {n: k for n, k in declared.items() if not pa.types.is_string(k)}
     facts: dict[str, Facts] = {}
     nested: dict[str, pa.DataType] = {}
     row = 0
@@ -86,6 +88,8 @@ def scan_jsonl(fs: Any, path: str, compression: str | None, options: Any) -> pa.
                 file=shown,
                 line=bad,
             ) from None
+        if checked:
+            _check_declared(data, line, shown, checked, options)
         table = None if _long_numbers(data) else _arrow_block(data)
         if table is None:
             rows = _python_block(data, line, shown, facts, nested, row, options)
@@ -107,6 +111,51 @@ def scan_jsonl(fs: Any, path: str, compression: str | None, options: Any) -> pa.
             kind = nested[name]
         fields.append(carrying(name, seen, kind))
     return pa.schema(fields)
+
+
+def _check_declared(
+    data: bytes, first_line: int, shown: str, declared: dict[str, pa.DataType], options: Any
+) -> None:
+    """Parse the declared columns of a block as declared; name the first value that does not
+    fit with its line (found line by line, only when the block failed)."""
+    try:
+        _as_declared(data, declared, options)
+        return
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    for number, line in enumerate(data.split(b"\n"), first_line):
+        if not line.strip():
+            continue
+        value = _parsed(line, number, shown)
+        for name, kind in declared.items():
+            if name not in value:
+                continue
+            try:
+                _as_declared(line, {name: kind}, options)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise SourceDataError(
+                    f"{shown}:{number}: column {name!r}: {_as_text(value[name])!r} does not fit"
+                    f" its declared type {kind}",
+                    file=shown,
+                    line=number,
+                    column=name,
+                ) from None
+
+
+def _as_declared(data: bytes, declared: dict[str, pa.DataType], options: Any) -> None:
+    from colmig.backends.files.convert import cast_text
+
+    stamps = {n for n, k in declared.items() if pa.types.is_timestamp(k)}
+    schema = pa.schema([(n, pa.string() if n in stamps else k) for n, k in declared.items()])
+    table = pajson.read_json(
+        io.BytesIO(data),
+        read_options=pajson.ReadOptions(block_size=len(data) + 1),
+        parse_options=pajson.ParseOptions(
+            explicit_schema=schema, unexpected_field_behavior="ignore"
+        ),
+    )
+    for name in stamps:
+        cast_text(table.column(name).combine_chunks(), declared[name], None, options.assume_tz)
 
 
 def _long_numbers(data: bytes) -> bool:
