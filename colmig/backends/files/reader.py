@@ -554,7 +554,11 @@ class FileReader(Reader):
         """The fields of a row set aside by ``convert``, joined by the file's delimiter."""
         delimiter = self.csv.parse_options(f.format, None).delimiter
         row = text.slice(cell.row, 1).to_pylist()[0]
-        return delimiter.join("" if v is None else str(v) for v in row.values())
+        # Lenient reading parses fields as bytes (text_schema), so non-UTF-8 rows are rejects.
+        return delimiter.join(
+            "" if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+            for v in row.values()
+        )
 
     def _collect_rejects(
         self,
