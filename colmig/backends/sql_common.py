@@ -40,6 +40,11 @@ def quote_ident(name: str, quote: str = '"') -> str:
     return ".".join(quote + part.replace(quote, quote * 2) + quote for part in name.split("."))
 
 
+def quote_name(name: str, quote: str = '"') -> str:
+    """Quote one identifier as a whole: a column name, or a table name with a dot in it."""
+    return quote + name.replace(quote, quote * 2) + quote
+
+
 def sql_string(value: str, backslash_escapes: bool = False) -> str:
     """A SQL string literal; MySQL also needs backslashes doubled."""
     if backslash_escapes:

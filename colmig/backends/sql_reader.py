@@ -20,6 +20,7 @@ from colmig.backends.sql_common import (
     choose_sources,
     conform,
     plan_ranges,
+    quote_name,
     range_predicate,
     rechunk,
 )
@@ -54,6 +55,10 @@ class SqlReader(Reader):
 
     @abstractmethod
     def quote(self, name: str) -> str: ...
+
+    def col(self, name: str) -> str:
+        """Quote a column name as one identifier (``quote`` splits ``schema.table`` at dots)."""
+        return quote_name(name, self.quote("x")[0])
 
     @abstractmethod
     def _list_tables(self) -> list[str]: ...
@@ -152,7 +157,7 @@ class SqlReader(Reader):
                     raise ConfigError(
                         f"-partition-on {column}: no such column in {self._name(choice)}"
                     )
-                col = self.quote(column)
+                col = self.col(column)
                 low, high = self._guarded(
                     lambda col=col, choice=choice: self._fetch_one(
                         f"SELECT MIN({col}), MAX({col}) FROM {self._from(choice)}"
@@ -179,7 +184,7 @@ class SqlReader(Reader):
     def read(self, partition: Partition, batch_rows: int) -> Iterator[pa.RecordBatch]:
         spec = dict(partition.spec)
         choice = TableChoice(spec.get("table"), spec.get("query"), spec.get("target_table"))
-        where = range_predicate(spec, self.quote, self._range_literal)
+        where = range_predicate(spec, self.col, self._range_literal)
         schema = self.schema()
         _schema, stream, close = self._guarded(
             lambda: self._open_stream(self._select(choice, where), batch_rows)

@@ -29,6 +29,7 @@ from colmig.backends.sql_common import (
     SQL_TYPE_KEY,
     cast_column,
     default_table_name,
+    quote_name,
     range_predicate,
     staging_table,
 )
@@ -140,6 +141,10 @@ class SqlWriter(Writer):
     @abstractmethod
     def quote(self, name: str) -> str: ...
 
+    def col(self, name: str) -> str:
+        """Quote a column name as one identifier (``quote`` splits ``schema.table`` at dots)."""
+        return quote_name(name, self.quote("x")[0])
+
     @abstractmethod
     def literal(self, value: str) -> str: ...
 
@@ -189,7 +194,7 @@ class SqlWriter(Writer):
         """``count, nulls_1, sum_1, nulls_2, sum_2, ...`` of ``table`` (read by stats_from_row)."""
         parts = ["COUNT(*)"]
         for field in schema:
-            col = self.quote(field.name)
+            col = self.col(field.name)
             checksum = self._checksum_expr(col, field)
             if checksum is None:
                 return None
@@ -505,7 +510,7 @@ class SqlWriter(Writer):
                 if self.settings.write_mode == "upsert":
                     self._merge(cur, target, staging, cols)
                 else:
-                    names = ", ".join(self.quote(c) for c in cols)
+                    names = ", ".join(self.col(c) for c in cols)
                     cur.execute(
                         f"INSERT INTO {self.quote(target)} ({names}) SELECT {names} FROM "
                         f"{self.quote(staging)}"
@@ -543,7 +548,7 @@ class SqlWriter(Writer):
         if not column or "lo" not in spec or column not in schema.names:
             return None
         target = self._target_name(job, partition)
-        where = range_predicate(spec, self.quote, self._range_literal)
+        where = range_predicate(spec, self.col, self._range_literal)
         sql = self._stats_sql(target, schema, where)
         if sql is None:
             return None

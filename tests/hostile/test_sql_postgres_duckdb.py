@@ -26,7 +26,7 @@ QUIET = ("-progress", "none")
 #: unicode, and a string-literal breakout that calls a non-transactional function.
 EVIL_TABLE = "t'||nextval('victim_seq')||'"
 EVIL_TABLE_2 = 't; DROP TABLE victim; -- "ü"'
-EVIL_COLUMNS = ("a'b", "c;d", "e\\f", 'ü "q"')
+EVIL_COLUMNS = ("a'b", "c;d", "e\\f", 'ü "q"', "temp.c")
 
 
 @contextlib.contextmanager
@@ -580,3 +580,18 @@ def test_duckdb_checksum_of_decimal_38_sums_beyond_38_digits_exactly(tmp_path: P
     assert stats is not None
     assert (stats["d"].count, stats["d"].nulls) == (5, 1)
     assert stats["d"].checksum == "29999999999999999999999999999.9999999996"
+
+
+@pytest.mark.postgres
+def test_csv_header_with_a_dot_is_one_column_in_postgres_and_duckdb(
+    run_cli: Any, pg_url: str, tmp_path: Path
+) -> None:
+    csv = tmp_path / "dot.csv"
+    csv.write_text("id,temp.c\n1,2.5\n2,-1\n")
+    duck = tmp_path / "d.duckdb"
+    for target in (pg_url, f"duckdb://{duck}"):
+        args = ("-target", target, "-target-table", "dotted", "-partition-on", "id")
+        result = data(run_cli, "-source", csv, *args, "-write-mode", "upsert", "-key", "temp.c")
+        assert result.returncode == 0, result.stderr
+    assert pg_rows(pg_url, 'SELECT id, "temp.c" FROM dotted ORDER BY id') == [(1, 2.5), (2, -1.0)]
+    assert duck_rows(duck, 'SELECT id, "temp.c" FROM dotted ORDER BY id') == [(1, 2.5), (2, -1.0)]

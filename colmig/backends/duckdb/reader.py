@@ -187,11 +187,11 @@ class DuckdbReader(SqlReader):
 
     def _select(self, choice: TableChoice, where: str | None) -> str:
         columns = self._column_types(choice)
-        exprs = [(name, typemap.read_expression(self.quote(name), kind)) for name, kind in columns]
+        exprs = [(name, typemap.read_expression(self.col(name), kind)) for name, kind in columns]
         if all(expr is None for _name, expr in exprs):
             return super()._select(choice, where)
         projection = ", ".join(
-            self.quote(name) if expr is None else f"{expr} AS {self.quote(name)}"
+            self.col(name) if expr is None else f"{expr} AS {self.col(name)}"
             for name, expr in exprs
         )
         sql = f"SELECT {projection} FROM {self._from(choice)}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from colmig.backends.sql_common import SPLIT_SUM, SQL_TYPE_KEY
+from colmig.backends.sql_common import SPLIT_SUM, SQL_TYPE_KEY, quote_name
 from colmig.backends.sql_convert import convertible
 from colmig.errors import TargetError
 
@@ -153,12 +153,12 @@ def create_table_sql(
 ) -> str:
     """CREATE TABLE for ``schema``; ``keys`` become the primary key (upsert)."""
     cols = [
-        f"{quote(f.name)} {duckdb_type(f)}"
+        f"{quote_name(f.name)} {duckdb_type(f)}"
         + ("" if f.nullable and f.name not in keys else " NOT NULL")
         for f in schema
     ]
     if keys:
-        cols.append(f"PRIMARY KEY ({', '.join(quote(k) for k in keys)})")
+        cols.append(f"PRIMARY KEY ({', '.join(quote_name(k) for k in keys)})")
     return f"CREATE TABLE {quote(table)} ({', '.join(cols)})"
 
 

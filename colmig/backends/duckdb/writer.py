@@ -318,7 +318,7 @@ class DuckdbWriter(SqlWriter):
     ) -> None:
         view = f"colmig_arrow_{uuid.uuid4().hex[:12]}"
         cur.register(view, pa.RecordBatchReader.from_batches(schema, batches))
-        names = ", ".join(self.quote(n) for n in schema.names)
+        names = ", ".join(self.col(n) for n in schema.names)
         try:
             cur.execute(f"INSERT INTO {self.quote(table)} ({names}) SELECT {names} FROM {view}")
         finally:
@@ -332,10 +332,10 @@ class DuckdbWriter(SqlWriter):
         )
 
     def _merge_sql(self, target: str, source: str, columns: list[str], keys: list[str]) -> str:
-        names = ", ".join(self.quote(c) for c in columns)
-        key_list = ", ".join(self.quote(k) for k in keys)
+        names = ", ".join(self.col(c) for c in columns)
+        key_list = ", ".join(self.col(k) for k in keys)
         updates = ", ".join(
-            f"{self.quote(c)} = EXCLUDED.{self.quote(c)}" for c in columns if c not in keys
+            f"{self.col(c)} = EXCLUDED.{self.col(c)}" for c in columns if c not in keys
         )
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         # ON CONFLICT cannot touch one row twice per statement: the last row of a key wins.
@@ -359,12 +359,12 @@ class DuckdbWriter(SqlWriter):
         if {k.lower() for k in keys} in constrained:
             cur.execute(self._merge_sql(target, source, columns, keys))
             return
-        key_list = ", ".join(self.quote(k) for k in keys)
-        on = " AND ".join(f"t.{self.quote(k)} = s.{self.quote(k)}" for k in keys)
-        names = ", ".join(self.quote(c) for c in columns)
-        sets = ", ".join(f"{self.quote(c)} = s.{self.quote(c)}" for c in columns if c not in keys)
+        key_list = ", ".join(self.col(k) for k in keys)
+        on = " AND ".join(f"t.{self.col(k)} = s.{self.col(k)}" for k in keys)
+        names = ", ".join(self.col(c) for c in columns)
+        sets = ", ".join(f"{self.col(c)} = s.{self.col(c)}" for c in columns if c not in keys)
         matched = f" WHEN MATCHED THEN UPDATE SET {sets}" if sets else ""
-        values = ", ".join(f"s.{self.quote(c)}" for c in columns)
+        values = ", ".join(f"s.{self.col(c)}" for c in columns)
         cur.execute(
             f"MERGE INTO {self.quote(target)} AS t USING (SELECT {names} FROM"
             f" {self.quote(source)} QUALIFY row_number() OVER (PARTITION BY {key_list}"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from colmig.backends.sql_common import SQL_TYPE_KEY
+from colmig.backends.sql_common import SQL_TYPE_KEY, quote_name
 from colmig.backends.sql_convert import convertible
 from colmig.errors import TargetError
 
@@ -247,8 +247,7 @@ def create_table_sql(table: str, schema: pa.Schema, quote: object) -> str:
     """CREATE TABLE for ``schema`` (columns nullable unless the Arrow field says not null)."""
     q = quote  # type: ignore[assignment]
     cols = ", ".join(
-        f"{q(f.name)} {pg_type(f)}{'' if f.nullable else ' NOT NULL'}"
-        for f in schema  # type: ignore[operator]
+        f"{quote_name(f.name)} {pg_type(f)}{'' if f.nullable else ' NOT NULL'}" for f in schema
     )
     return f"CREATE TABLE {q(table)} ({cols})"  # type: ignore[operator]
 

@@ -82,7 +82,7 @@ class PostgresWriter(SqlWriter):
     def _create_table(self, cur: Any, table: str, schema: pa.Schema, keys: list[str]) -> pa.Schema:
         sql = typemap.create_table_sql(table, schema, self.quote)
         if keys:
-            sql = sql[:-1] + f", PRIMARY KEY ({', '.join(self.quote(k) for k in keys)}))"
+            sql = sql[:-1] + f", PRIMARY KEY ({', '.join(self.col(k) for k in keys)}))"
         cur.execute(sql)
         return typemap.load_schema(schema)
 
@@ -137,21 +137,21 @@ class PostgresWriter(SqlWriter):
         )
 
     def _merge_sql(self, target: str, source: str, columns: list[str], keys: list[str]) -> str:
-        names = ", ".join(self.quote(c) for c in columns)
+        names = ", ".join(self.col(c) for c in columns)
         updates = ", ".join(
-            f"{self.quote(c)} = EXCLUDED.{self.quote(c)}" for c in columns if c not in keys
+            f"{self.col(c)} = EXCLUDED.{self.col(c)}" for c in columns if c not in keys
         )
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         return (
             f"INSERT INTO {self.quote(target)} ({names}) {self._last_per_key(source, columns)}"
-            f" ON CONFLICT ({', '.join(self.quote(k) for k in keys)}) {action}"
+            f" ON CONFLICT ({', '.join(self.col(k) for k in keys)}) {action}"
         )
 
     def _last_per_key(self, source: str, columns: list[str]) -> str:
         """The rows of ``source``, only the last loaded row of each key (one row per key is
         what ON CONFLICT and MERGE may touch)."""
-        names = ", ".join(self.quote(c) for c in columns)
-        keys = ", ".join(self.quote(k) for k in self._keys())
+        names = ", ".join(self.col(c) for c in columns)
+        keys = ", ".join(self.col(k) for k in self._keys())
         return (
             f"SELECT DISTINCT ON ({keys}) {names} FROM {self.quote(source)}"
             f" ORDER BY {keys}, ctid DESC"
@@ -164,14 +164,12 @@ class PostgresWriter(SqlWriter):
         if self._has_unique_key(cur, target, keys):
             cur.execute(self._merge_sql(target, source, columns, keys))
             return
-        on = " AND ".join(f"t.{self.quote(k)} = s.{self.quote(k)}" for k in keys)
-        names = ", ".join(self.quote(c) for c in columns)
+        on = " AND ".join(f"t.{self.col(k)} = s.{self.col(k)}" for k in keys)
+        names = ", ".join(self.col(c) for c in columns)
         if self._server_version(cur) >= 150000:
-            sets = ", ".join(
-                f"{self.quote(c)} = s.{self.quote(c)}" for c in columns if c not in keys
-            )
+            sets = ", ".join(f"{self.col(c)} = s.{self.col(c)}" for c in columns if c not in keys)
             matched = f" WHEN MATCHED THEN UPDATE SET {sets}" if sets else ""
-            values = ", ".join(f"s.{self.quote(c)}" for c in columns)
+            values = ", ".join(f"s.{self.col(c)}" for c in columns)
             cur.execute(
                 f"MERGE INTO {self.quote(target)} t USING ({self._last_per_key(source, columns)})"
                 f" s ON {on}{matched} WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
