@@ -45,6 +45,19 @@ if _how:
 
     _reader.FileReader.read = read
     _reader.FileReader.schema = schema
+
+    if _how == "drop-last-db-row":
+        from colmig.backends import sql_reader as _sql
+
+        _sql_read = _sql.SqlReader.read
+
+        def sql_read(self, partition, batch_rows):
+            batches = [b for b in _sql_read(self, partition, batch_rows) if b.num_rows]
+            if batches:
+                batches[-1] = batches[-1].slice(0, batches[-1].num_rows - 1)
+            yield from batches
+
+        _sql.SqlReader.read = sql_read
 """
 
 
@@ -109,6 +122,14 @@ def test_a_reader_that_drops_a_late_json_key_fails_validation(run_cli, tmp_path:
     assert "DuckDB read_json" in line and "present -> missing" in line
 
 
+def _from_table(run_cli, tmp_path: Path, url: str, env=None):  # type: ignore[no-untyped-def]
+    out = "file://./out-broken" if env else "file://./out"
+    return run_cli(
+        "-mode", "data", "-source", url, "-table", "readings",
+        "-target", out, "-validate", "-progress", "none", cwd=tmp_path, env=env,
+    )  # fmt: skip
+
+
 def test_a_duckdb_source_is_checked_by_sql_aggregates(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     source = tmp_path / "src.duckdb"
     with duckdb.connect(str(source)) as con:
@@ -116,9 +137,34 @@ def test_a_duckdb_source_is_checked_by_sql_aggregates(run_cli, tmp_path: Path) -
             "CREATE TABLE readings AS SELECT i AS id, 'x' || i AS name, i / 3 AS value"
             " FROM range(1000) t(i)"
         )
-    ok = run_cli(
-        "-mode", "data", "-source", f"duckdb://{source}", "-table", "readings",
-        "-target", "file://./out", "-validate", "-progress", "none", cwd=tmp_path,
-    )  # fmt: skip
+    ok = _from_table(run_cli, tmp_path, f"duckdb://{source}")
     assert ok.returncode == 0, ok.stderr
     assert "SQL aggregates in the duckdb source (1,000 rows) matches the target: OK" in ok.stdout
+    broken = _from_table(
+        run_cli, tmp_path, f"duckdb://{source}", _broken_env(tmp_path, "drop-last-db-row")
+    )
+    assert broken.returncode == 6, broken.stdout + broken.stderr
+    assert "999 rows written" in broken.stdout
+    assert "SQL aggregates in the duckdb source" in broken.stderr and "1000 -> 999" in broken.stderr
+
+
+def test_a_postgres_source_is_checked_by_sql_aggregates(
+    run_cli, tmp_path: Path, pg_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    import adbc_driver_postgresql.dbapi as pg
+
+    with pg.connect(pg_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "CREATE TABLE readings AS SELECT i AS id, 'x' || i AS name,"
+            " (i / 3.0)::numeric(12,4) AS value, now() - i * interval '1 minute' AS at"
+            " FROM generate_series(1, 500) i"
+        )
+        conn.commit()
+    ok = _from_table(run_cli, tmp_path, pg_url)
+    assert ok.returncode == 0, ok.stderr
+    assert "SQL aggregates in the postgres source (500 rows) matches the target: OK" in ok.stdout
+    broken = _from_table(run_cli, tmp_path, pg_url, _broken_env(tmp_path, "drop-last-db-row"))
+    assert broken.returncode == 6, broken.stdout + broken.stderr
+    assert (
+        "SQL aggregates in the postgres source" in broken.stderr and "500 -> 499" in broken.stderr
+    )
