@@ -168,13 +168,13 @@ def test_sqlite_resume_after_the_table_was_dropped_rewrites(run_cli, tmp_path: P
     conn.commit()
     again = run_cli(*args)
     assert again.returncode == 0, again.stderr
-    assert "is gone" in again.stderr
+    assert "writing its partitions again" in again.stderr
     assert conn.execute("SELECT COUNT(*), SUM(v) FROM t").fetchall() == [(10, 450)]
     conn.execute("DELETE FROM t WHERE id < 3")
     conn.commit()
     third = run_cli(*args)
     assert third.returncode == 5, third.stderr
-    assert "holds 7 rows but this job committed 10" in third.stderr
+    assert "holds 7 rows" in third.stderr and "records 10 rows" in third.stderr
     assert "-fresh" in third.stderr
 
 

@@ -12,22 +12,16 @@ sessions run with ``time_zone = '+00:00'`` and reads give UTC-zoned timestamps b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from colmig.backends.base import JobInfo, Partition, WriteResult
-from colmig.backends.ledger_truth import check_ledger
-from colmig.backends.multi_target import (
-    ensure_partition_target,
-    prepare_ledger,
-    several_targets,
-)
 from colmig.backends.mysql.errors import error_class
 from colmig.backends.mysql.fit import fit_batch
 from colmig.backends.mysql.typemap import check_compatible, create_table_sql
@@ -113,23 +107,6 @@ class MysqlWriter(SqlWriter):
     def _connect(self) -> Any:
         return connect(self.url)
 
-    def prepare(self, schema: pa.Schema, job: JobInfo, fresh: bool) -> None:
-        if several_targets(self.settings):
-            prepare_ledger(self, job, fresh)
-            return
-        check_ledger(self, job, fresh)
-        super().prepare(schema, job, fresh)
-
-    def write_partition(
-        self,
-        partition: Partition,
-        batches: Iterable[pa.RecordBatch],
-        schema: pa.Schema,
-        job: JobInfo,
-    ) -> WriteResult:
-        ensure_partition_target(self, partition, schema, job)
-        return super().write_partition(partition, batches, schema, job)
-
     def quote(self, name: str) -> str:
         # One identifier, dots included (a CSV header "temp.c" is a column, not a path).
         return "`" + name.replace("`", "``") + "`"
@@ -148,6 +125,25 @@ class MysqlWriter(SqlWriter):
             " DATETIME(6) NOT NULL, run_id VARCHAR(191) NOT NULL, PRIMARY KEY (job_id,"
             " partition_id)) ENGINE=InnoDB"
         )
+        # Which table each partition went to (resume checks it); added to older ledgers.
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE()"
+            " AND table_name = %s AND column_name = 'target_table'",
+            (LEDGER_TABLE,),
+        )
+        if not cur.fetchall()[0][0]:
+            cur.execute(f"ALTER TABLE {LEDGER_TABLE} ADD COLUMN target_table VARCHAR(255)")
+
+    @contextlib.contextmanager
+    def _creation_lock(self, cur: Any, table: str) -> Iterator[None]:
+        # A named server lock: parallel partitions of a list/glob job create a table once.
+        cur.execute("SELECT GET_LOCK(%s, 600)", (f"colmig create {table}"[:64],))
+        cur.fetchall()
+        try:
+            yield
+        finally:
+            cur.execute("SELECT RELEASE_LOCK(%s)", (f"colmig create {table}"[:64],))
+            cur.fetchall()
 
     def _table_exists(self, cur: Any, table: str) -> bool:
         cur.execute(
@@ -170,13 +166,8 @@ class MysqlWriter(SqlWriter):
         self._columns[table] = {str(r[0]): r for r in rows}
         return check_compatible(schema, rows, table)
 
-    def _create_table(
-        self, cur: Any, table: str, schema: pa.Schema, keys: list[str], if_missing: bool = False
-    ) -> pa.Schema:
-        sql = create_table_sql(table, schema, keys, self.quote)
-        if if_missing:
-            sql = sql.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1)
-        cur.execute(sql)
+    def _create_table(self, cur: Any, table: str, schema: pa.Schema, keys: list[str]) -> pa.Schema:
+        cur.execute(create_table_sql(table, schema, keys, self.quote))
         return schema
 
     def _load(

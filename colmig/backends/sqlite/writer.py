@@ -9,19 +9,13 @@ cannot keep (NaN, -0.0, unsigned integers past 2^63-1) are refused (see fit.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from colmig.backends.base import ColumnStats, JobInfo, Partition, WriteResult
-from colmig.backends.ledger_truth import check_ledger
-from colmig.backends.multi_target import (
-    ensure_partition_target,
-    prepare_ledger,
-    several_targets,
-)
+from colmig.backends.base import ColumnStats, JobInfo, Partition
 from colmig.backends.sql_common import LEDGER_TABLE, range_predicate, sql_string
 from colmig.backends.sql_writer import SqlWriter
 from colmig.backends.sqlite.fit import storage_batch
@@ -128,23 +122,6 @@ class SqliteWriter(SqlWriter):
     def _connect(self) -> Any:
         return connect(self.url)
 
-    def prepare(self, schema: pa.Schema, job: JobInfo, fresh: bool) -> None:
-        if several_targets(self.settings):
-            prepare_ledger(self, job, fresh)
-            return
-        check_ledger(self, job, fresh)
-        super().prepare(schema, job, fresh)
-
-    def write_partition(
-        self,
-        partition: Partition,
-        batches: Iterable[pa.RecordBatch],
-        schema: pa.Schema,
-        job: JobInfo,
-    ) -> WriteResult:
-        ensure_partition_target(self, partition, schema, job)
-        return super().write_partition(partition, batches, schema, job)
-
     def _begin(self, cur: Any) -> None:
         # ADBC keeps a deferred transaction open, which takes the write lock only at the first
         # write: two workers that both read first (the ledger) then deadlock on the upgrade and
@@ -180,6 +157,12 @@ class SqliteWriter(SqlWriter):
             " NOT NULL, rows_written INTEGER NOT NULL, committed_at TEXT NOT NULL,"
             " run_id TEXT NOT NULL, PRIMARY KEY (job_id, partition_id))"
         )
+        # Which table each partition went to (resume checks it); added to older ledgers.
+        cur.execute(
+            "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = 'target_table'", (LEDGER_TABLE,)
+        )
+        if not cur.fetchall()[0][0]:
+            cur.execute(f"ALTER TABLE {LEDGER_TABLE} ADD COLUMN target_table TEXT")
 
     def _table_exists(self, cur: Any, table: str) -> bool:
         cur.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = ?", (table,))
@@ -209,17 +192,14 @@ class SqliteWriter(SqlWriter):
             )
         return schema
 
-    def _create_table(
-        self, cur: Any, table: str, schema: pa.Schema, keys: list[str], if_missing: bool = False
-    ) -> pa.Schema:
+    def _create_table(self, cur: Any, table: str, schema: pa.Schema, keys: list[str]) -> pa.Schema:
         cols = [
             f"{self.quote(f.name)} {sqlite_type(f)}{'' if f.nullable else ' NOT NULL'}"
             for f in schema
         ]
         if keys:
             cols.append(f"PRIMARY KEY ({', '.join(self.quote(k) for k in keys)})")
-        create = "CREATE TABLE IF NOT EXISTS" if if_missing else "CREATE TABLE"
-        cur.execute(f"{create} {self.quote(table)} ({', '.join(cols)})")
+        cur.execute(f"CREATE TABLE {self.quote(table)} ({', '.join(cols)})")
         return schema
 
     def _load(
