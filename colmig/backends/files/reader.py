@@ -8,9 +8,12 @@ range of a large uncompressed CSV file, so big inputs spread over the workers.
 
 from __future__ import annotations
 
+import gzip
 import io
 import logging
+import lzma
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -267,14 +270,8 @@ class FileReader(Reader):
             schema = self._sniff_lines(f)
         except ColmigError:
             raise
-        except (pa.ArrowInvalid, UnicodeDecodeError, OSError, EOFError) as exc:
-            text = str(exc).lower()
-            if (
-                isinstance(exc, OSError)
-                and not isinstance(exc, pa.ArrowException)
-                and "not a gzip" not in text
-                and "compress" not in text
-            ):
+        except (pa.ArrowInvalid, UnicodeDecodeError, OSError, EOFError, lzma.LZMAError) as exc:
+            if isinstance(exc, OSError) and not _bad_bytes(exc):
                 raise fsmod.classify(exc, f"cannot read {f.shown}") from None
             located = self._json_line(f, exc, first_block=True)
             if located is not None:
@@ -506,8 +503,8 @@ class FileReader(Reader):
             raise too_long_error(f.shown, line, exc.limit) from None
         except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, EOFError) as exc:
             raise self._data_error(f, spec, file_schema, exc, bad) from None
-        except OSError as exc:
-            if isinstance(exc, pa.ArrowException) or "compress" in str(exc).lower():
+        except (OSError, lzma.LZMAError) as exc:
+            if _bad_bytes(exc):
                 raise self._data_error(f, spec, file_schema, exc, bad) from None
             raise fsmod.classify(exc, f"cannot read {f.shown}") from None
         if (bad is not None and bad.rows) or unconvertible:
@@ -554,11 +551,7 @@ class FileReader(Reader):
         """The fields of a row set aside by ``convert``, joined by the file's delimiter."""
         delimiter = self.csv.parse_options(f.format, None).delimiter
         row = text.slice(cell.row, 1).to_pylist()[0]
-        # Lenient reading parses fields as bytes (text_schema), so non-UTF-8 rows are rejects.
-        return delimiter.join(
-            "" if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-            for v in row.values()
-        )
+        return delimiter.join("" if v is None else str(v) for v in row.values())
 
     def _collect_rejects(
         self,
@@ -690,6 +683,19 @@ class _OneFile:
 
 
 _EXAMPLES = "*.csv, *.tsv, *.jsonl, *.json, *.parquet, *.arrow, optionally .gz/.zst/.bz2/.xz"
+
+
+def _bad_bytes(exc: BaseException) -> bool:
+    """Whether ``exc`` says the file's bytes are not what its format or compression needs
+    (bad source data, exit 4) rather than that reading them failed. Arrow's Parquet, IPC and
+    codec errors are plain OSErrors without an errno (a corrupted footer: "Couldn't
+    deserialize thrift"); the operating system's errors carry an errno, and the storage
+    libraries raise their own OSError subclasses or give one (s3fs: EIO)."""
+    if isinstance(exc, (lzma.LZMAError, zlib.error, EOFError)):
+        return True
+    if not isinstance(exc, OSError) or exc.errno is not None:
+        return False
+    return type(exc) is OSError or isinstance(exc, (pa.ArrowException, gzip.BadGzipFile))
 
 
 def _first_line(exc: BaseException) -> str:

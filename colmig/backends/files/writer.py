@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from colmig.backends.base import Capabilities, ColumnStats, JobInfo, Partition, Writer, WriteResult
 from colmig.backends.files import fs as fsmod
 from colmig.backends.files import layout
+from colmig.backends.files.storable import check_storable, panic_types
 from colmig.backends.sql_common import short_hash
 from colmig.config import Settings, parse_size
 from colmig.errors import ColmigError, ConfigError, TargetError
@@ -119,6 +120,10 @@ class FileWriter(Writer):
 
     def prepare(self, schema: pa.Schema, job: JobInfo, fresh: bool) -> None:
         layout.check_keys(self.keys, schema)
+        dropped = self._dropped()
+        check_storable(
+            self.format, pa.schema([f for f in schema if f.name not in dropped]), self.describe()
+        )
         base = self._base(job)
         try:
             if self.fs.isfile(base):
@@ -175,6 +180,7 @@ class FileWriter(Writer):
     ) -> WriteResult:
         stem = self._stem(job, partition.id)
         base = self._base(job)
+        self._active: str | None = None
         dropped = [k.column for k in self.keys if k.drops_column]
         file_schema = pa.schema([f for f in schema if f.name not in dropped])
         open_files: dict[str, _OpenFile] = {}
@@ -200,17 +206,27 @@ class FileWriter(Writer):
             open_files.clear()
             if self.local:
                 for current in done:
+                    self._active = self._shown(current.final)
                     os.replace(current.temp, current.final)
         except BaseException as exc:
             for current in list(open_files.values()) + done:
                 self._abandon(current)
+            if isinstance(exc, panic_types()):
+                # Polars (JSON Lines) panics instead of raising on values it cannot write.
+                raise TargetError(
+                    f"{self.describe()}: cannot write {partition.label}: {exc}"
+                ) from None
             if isinstance(exc, ColmigError) or not isinstance(exc, Exception):
                 raise
             if isinstance(exc, (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)):
                 raise TargetError(
                     f"{self.describe()}: cannot write {partition.label}: {exc}"
                 ) from None
-            raise fsmod.classify(exc, f"writing {partition.label} to {self.url.redacted}") from None
+            if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
+                # Arrow's write errors carry the errno but not the file: name it.
+                text = exc.strerror or os.strerror(exc.errno)
+                exc = OSError(exc.errno, text, self._active)
+            raise fsmod.classify(exc, f"writing {partition.label} to {self.url.redacted}") from exc
         nbytes = sum(self._final_size(c) for c in done)
         outputs = tuple(self._shown(c.final) for c in done)
         return WriteResult(rows=rows, bytes=nbytes, outputs=outputs)
@@ -265,6 +281,7 @@ class FileWriter(Writer):
             current.buffered_bytes = 0
 
     def _write_now(self, current: _OpenFile, batches: list[pa.RecordBatch]) -> None:
+        self._active = self._shown(current.final)
         table = pa.Table.from_batches(batches)
         current.rows += table.num_rows
         if self.format == "parquet":
@@ -286,6 +303,7 @@ class FileWriter(Writer):
 
     def _close(self, current: _OpenFile) -> None:
         self._flush(current)
+        self._active = self._shown(current.final)
         if current.writer is not None:
             current.writer.close()
         current.handle.close()
