@@ -68,6 +68,8 @@ def fit_column(column: pa.Array, row: tuple[Any, ...], name: str, where: Positio
     if isinstance(t, pa.BaseExtensionType):
         return column
     if pa.types.is_floating(t):
+        if pa.types.is_float16(t):
+            column = column.cast(pa.float32())  # exact; compute kernels lack half floats
         bad = pc.or_(pc.is_nan(column), pc.is_inf(column))
         if any_true(bad):
             raise refuse(

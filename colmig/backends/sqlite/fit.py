@@ -52,6 +52,8 @@ def to_storage(column: pa.Array, name: str, declared: str, where: Position) -> p
             )
         return column.storage
     if pa.types.is_floating(t):
+        if pa.types.is_float16(t):
+            column = column.cast(pa.float32())  # exact; compute kernels lack half floats
         refuse_nan(column, name, where, "SQLite")
         negative = _negative_zero(column)
         if any_true(negative):
