@@ -62,11 +62,14 @@ def test_2_configuration_error(run_cli: RunCli, args: tuple[str, ...]) -> None:
     _expect(run_cli(*args), 2)
 
 
-def test_3_connection_failed(run_cli: RunCli, tmp_path: Path) -> None:
-    url = f"postgres://colmig:pw@127.0.0.1:{free_port()}/db"
+@pytest.mark.parametrize("password", ["pw-s3cret", "pa@ss-w0rd-tail"])
+def test_3_connection_failed(run_cli: RunCli, tmp_path: Path, password: str) -> None:
+    # An unencoded "@" in the password: no piece of it may come back in a driver's message.
+    url = f"postgres://colmig:{password}@127.0.0.1:{free_port()}/db"
     result = run_cli(*_data(url, "file://./out", "-table", "t"), timeout=120)
     _expect(result, 3)
-    assert "pw@" not in result.stderr
+    for piece in [password, *password.split("@")]:
+        assert len(piece) < 4 or piece not in result.stderr
 
 
 def test_4_bad_source_data(run_cli: RunCli, tmp_path: Path) -> None:
