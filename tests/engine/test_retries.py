@@ -186,3 +186,46 @@ def test_two_failures_of_different_kinds_exit_partial(
     assert "2 partition(s) failed" in message
     assert "not a number" in message and "p2 broke" in message
     assert "1 done" in capsys.readouterr().out
+
+
+def test_every_partition_failing_exits_with_the_failures_own_code(
+    fakes: tuple[Script, FakeReader, FakeWriter],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    script, _, _ = fakes
+    script.failures = {pid: [permanent()] for pid in ("p0", "p1", "p2")}
+    with pytest.raises(SourceDataError, match="all 3 partition") as caught:
+        _run("-retries", "0")
+    assert caught.value.exit_code == 4, "nothing is committed: not a partial failure"
+    assert "0 done" in capsys.readouterr().out
+
+
+def test_connection_lost_then_refused_is_retried_until_it_comes_back(
+    fakes: tuple[Script, FakeReader, FakeWriter],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A server restarting: the load breaks (transient), reconnecting is refused for a while."""
+    from colmig.engine import worker
+    from colmig.errors import ConnectionFailedError
+
+    monkeypatch.setattr(worker, "BACKOFF_S", 0.01)
+    script, _, writer = fakes
+    refused = ConnectionFailedError("cannot connect: Connection refused")
+    script.failures = {"p1": [transient(), refused, refused]}
+    assert _run() == 0
+    assert "retries 3" in capsys.readouterr().out
+    assert sum(t.num_rows for t in writer.tables.values()) == 750
+
+
+def test_retry_timeout_bounds_the_retries(
+    fakes: tuple[Script, FakeReader, FakeWriter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from colmig.engine import worker
+
+    monkeypatch.setattr(worker, "BACKOFF_S", 0.2)
+    script, _, _ = fakes
+    script.failures = {"p1": [transient()] * 10}
+    with pytest.raises(PartialFailureError):
+        _run("-retries", "10", "-retry-timeout", "0.5")
+    assert script.reads["p1"] <= 4, "retried past -retry-timeout"
