@@ -220,3 +220,15 @@ def test_readme_says_what_object_storage_errors_exit_with() -> None:
     assert "bucket" in table[2] and "does not exist" in table[2]
     assert "unreachable" in table[3]
     assert "committed" in table[8]
+
+
+@pytest.mark.parametrize("server", ["pg_server", "mariadb_server"])
+def test_3_wrong_password_is_the_same_on_every_database(
+    run_cli: RunCli, request: pytest.FixtureRequest, server: str
+) -> None:
+    url = request.getfixturevalue(server).url("colmig_no_such_db_needed")
+    user, rest = url.split("://", 1)[1].split(":", 1)
+    wrong = url.replace(f"{user}:{rest.split('@', 1)[0]}@", f"{user}:wrong-pass-word@")
+    result = run_cli(*_data(wrong, "file://./out", "-table", "t"), timeout=120)
+    _expect(result, 3)
+    assert "wrong-pass-word" not in result.stderr
