@@ -124,3 +124,9 @@ def refuse_nan(column: pa.Array, name: str, where: Position, target: str) -> Non
             f"is NaN, which {target} cannot store (it would become NULL); cast the column to"
             " string to keep it as text, or filter NaN out",
         )
+
+
+def negative_zero(column: pa.Array) -> pa.Array:
+    """True where a float is -0.0 (equal to 0.0, but 1/x is negative)."""
+    zero = pc.equal(column, pa.scalar(0.0, column.type))
+    return pc.and_(zero, pc.less(pc.divide(pa.scalar(1.0, column.type), column), 0))

@@ -142,3 +142,12 @@ def test_existing_narrow_columns_take_values_that_fit_and_name_one_that_does_not
     assert fine.returncode == 5, fine.stderr
     assert "column q" in fine.stderr and "0.1234567891" in fine.stderr
     assert mysql_rows(mariadb_url, "SELECT COUNT(*) FROM small") == [(2,)]
+
+
+def test_nan_and_negative_zero_are_refused_naming_column(run_cli, mariadb_url: str, tmp_path: Path):
+    for values, word in (([1.0, -0.0], "negative zero"), ([float("nan"), 1.0], "NaN")):
+        result = _load(run_cli, tmp_path, mariadb_url, pa.table({"f": values}), "-fresh")
+        assert result.returncode == 5, result.stderr
+        assert "column f" in result.stderr and word in result.stderr, result.stderr
+        assert "string" in result.stderr  # the exact alternative
+        assert mysql_rows(mariadb_url, "SELECT COUNT(*) FROM t") == [(0,)]

@@ -17,6 +17,7 @@ from colmig.backends.target_fit import (
     Position,
     any_true,
     int_range,
+    negative_zero,
     refuse,
     single_precision,
     whole_units,
@@ -79,6 +80,16 @@ def fit_column(column: pa.Array, row: tuple[Any, ...], name: str, where: Positio
                 bad,
                 "cannot be stored by MySQL/MariaDB (no NaN or infinity); cast the column to"
                 " string to keep it as text, or filter it out",
+            )
+        negative = negative_zero(column)
+        if any_true(negative):
+            raise refuse(
+                where,
+                name,
+                column,
+                negative,
+                "is negative zero, which MySQL/MariaDB store as 0; cast the column to string"
+                " to keep it as text, or map it to 0.0 with a transform",
             )
         if data_type == "float" and pa.types.is_float64(t):
             return single_precision(column, name, where, sql)

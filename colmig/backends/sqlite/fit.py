@@ -15,9 +15,15 @@ from __future__ import annotations
 import uuid
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from colmig.backends.target_fit import Position, any_true, int_range, refuse, refuse_nan
+from colmig.backends.target_fit import (
+    Position,
+    any_true,
+    int_range,
+    negative_zero,
+    refuse,
+    refuse_nan,
+)
 
 _INT64_MAX = 2**63 - 1
 
@@ -36,11 +42,6 @@ def affinity(declared: str) -> str:
     return "NUMERIC"
 
 
-def _negative_zero(column: pa.Array) -> pa.Array:
-    zero = pc.equal(column, pa.scalar(0.0, column.type))
-    return pc.and_(zero, pc.less(pc.divide(pa.scalar(1.0, column.type), column), 0))
-
-
 def to_storage(column: pa.Array, name: str, declared: str, where: Position) -> pa.Array:
     """``column`` as ADBC SQLite ingests it into a column declared ``declared``."""
     t = column.type
@@ -55,7 +56,7 @@ def to_storage(column: pa.Array, name: str, declared: str, where: Position) -> p
         if pa.types.is_float16(t):
             column = column.cast(pa.float32())  # exact; compute kernels lack half floats
         refuse_nan(column, name, where, "SQLite")
-        negative = _negative_zero(column)
+        negative = negative_zero(column)
         if any_true(negative):
             raise refuse(
                 where,
