@@ -14,9 +14,11 @@
    with that extra must load with its drivers, and every lazy import inside a backend package
    that only that extra serves must import.
 
-Usage: python scripts/check_fresh_install.py        (from any directory; uses pip's cache)
-The same file runs inside the venvs as ``--probe ...``; there it imports only the installed
-colmig and the standard library.
+Usage: python scripts/check_fresh_install.py  (scripts/test runs it before pytest)
+Wheels are kept in a wheelhouse ($COLMIG_WHEELHOUSE, default ~/.cache/colmig/wheels),
+downloaded once per pyproject.toml + constraints.txt; the venvs go to /dev/shm when it has
+room. The same file runs inside the venvs as ``--probe ...``; there it imports only the
+installed colmig and the standard library.
 """
 
 from __future__ import annotations
@@ -279,7 +281,7 @@ def fill_wheelhouse(base: str, src: Path) -> bool:
     digest = hashlib.sha256((REPO / "pyproject.toml").read_bytes())
     if CONSTRAINTS.exists():
         digest.update(CONSTRAINTS.read_bytes())
-    stamp = house / f"filled-{digest.hexdigest()[:16]}"
+    stamp = house / f"filled-all-{digest.hexdigest()[:16]}"
     if stamp.exists():
         return False
     constraints = ["-c", str(CONSTRAINTS)] if CONSTRAINTS.exists() else []
@@ -414,8 +416,28 @@ def main() -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--probe":
-        sys.exit(probe(sys.argv[2:]))
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
-    sys.exit(main())
+        return probe(sys.argv[2:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fill-wheelhouse", action="store_true", help="only fill the wheelhouse")
+    parser.add_argument("--print-wheelhouse", action="store_true", help="print its path")
+    args = parser.parse_args()
+    if args.print_wheelhouse:
+        print(_wheelhouse())
+        return 0
+    if args.fill_wheelhouse:
+        # From a copy: a concurrent `pip install -e .` of the checkout writes its egg-info.
+        try:
+            with tempfile.TemporaryDirectory(prefix="colmig-src-") as src:
+                _copy_checkout(Path(src))
+                fill_wheelhouse(os.environ.get("PYTHON", sys.executable), Path(src))
+        except CheckFailed as exc:
+            print(f"check-fresh-install: FAILED: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
