@@ -44,6 +44,8 @@ def test_decimal_38_10_time_and_uint64_round_trip_exactly(run_cli, tmp_path: Pat
             ),
             "tm": pa.array([dt.time(23, 59, 59, 999999), dt.time(0, 0), None], pa.time64("us")),
             "u": pa.array([2**63 - 1, 0, None], pa.uint64()),
+            # JSON text that looks like a number must stay text (not 1.5 or 1.500000e+00).
+            "doc": pa.ExtensionArray.from_storage(pa.json_(), pa.array(["1.50", "[]", None])),
         }
     )
     loaded = _load(run_cli, tmp_path, table, "-validate")

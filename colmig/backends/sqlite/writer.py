@@ -45,12 +45,12 @@ def sqlite_type(field: pa.Field) -> str:
     hint = (field.metadata or {}).get(b"colmig.type", b"").decode()
     if isinstance(t, pa.BaseExtensionType):
         if t.extension_name == "arrow.json":
-            return "JSON"
+            return "JSON_TEXT"
         if t.extension_name == "arrow.uuid":
             return "UUID"
         t = t.storage_type
     if hint in {"json", "jsonb"}:
-        return "JSON"
+        return "JSON_TEXT"
     if pa.types.is_boolean(t):
         return "BOOLEAN"
     if pa.types.is_integer(t):
@@ -96,7 +96,8 @@ def arrow_type(declared: str) -> pa.DataType | None:
         precision, _, scale = d.split("(")[1].rstrip(")").partition(",")
         maker = pa.decimal128 if int(precision) <= 38 else pa.decimal256
         return maker(int(precision), int(scale or 0))
-    if d == "JSON":
+    # JSON_TEXT has TEXT affinity; a "JSON" column (NUMERIC) turns the text 1.50 into 1.5.
+    if d in {"JSON", "JSON_TEXT"}:
         return pa.json_()
     if d == "UUID":
         return pa.uuid()
