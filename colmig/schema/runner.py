@@ -334,6 +334,14 @@ class Runner:
                         "in its own transaction (or make '-- colmig:no-transaction' the file's "
                         "first line to run it without one)"
                     )
+        for s in stmts:
+            if s.text.startswith("\\"):
+                command = s.text.split(None, 1)[0]
+                raise ConfigError(
+                    f"{path}:{s.line}: {command} is a client meta-command (psql, mysql), not "
+                    "SQL, and colmig sends only SQL to the server: remove the line (pg_dump "
+                    "writes \\restrict and \\unrestrict lines; they are safe to drop here)"
+                )
         if self.target.dialect == "postgres":
             for s in stmts:
                 try:

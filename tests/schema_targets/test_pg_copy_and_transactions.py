@@ -276,3 +276,78 @@ def test_connection_lost_mid_migration_exits_3_naming_file_and_line(
     assert "rolled back" in line
     assert "slow" not in table_names(pg_url)
     assert tracked(pg_url) == []
+
+
+PG_DUMP = """--
+-- PostgreSQL database dump
+--
+
+\\restrict q1w2e3r4t5
+
+-- Dumped from database version 17.6
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET client_min_messages = warning;
+SET row_security = off;
+
+SET default_tablespace = '';
+
+CREATE TABLE public.sensors (
+    sensor_id text NOT NULL,
+    name text,
+    installed_at timestamp with time zone
+);
+
+--
+-- Data for Name: sensors; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.sensors (sensor_id, name, installed_at) FROM stdin;
+s-001\tRoof north\t2024-01-15 10:30:00+00
+s-002\t\\N\t2024-01-16 08:00:00+00
+\\.
+
+
+ALTER TABLE ONLY public.sensors
+    ADD CONSTRAINT sensors_pkey PRIMARY KEY (sensor_id);
+
+--
+-- PostgreSQL database dump complete
+--
+
+\\unrestrict q1w2e3r4t5
+"""
+
+
+def test_pg_dump_output_applies_once_its_meta_commands_are_removed(
+    pg_url: str, run_cli: RunCli, tmp_path: Path
+) -> None:
+    dump = "20240101_000000_restore_dump"
+    path = write(
+        tmp_path / "migrations",
+        {
+            f"{dump}.up.sql": PG_DUMP,
+            "20240102_000000_next.up.sql": "CREATE TABLE readings (sensor_id text);\n",
+        },
+    )
+    line = error(run_cli("-source", pg_url, "-path", path, "up"), 2)
+    assert f"{dump}.up.sql:5: \\restrict is a client meta-command" in line
+    assert "nothing was run" in line and "sensors" not in table_names(pg_url)
+    text = "".join(
+        x for x in PG_DUMP.splitlines(keepends=True) if not x.startswith(("\\restrict", "\\unr"))
+    )
+    (path / f"{dump}.up.sql").write_text(text)
+    # set_config('search_path', '', false) must not leak into the bookkeeping or the next file
+    out = ok(run_cli("-source", pg_url, "-path", path, "up"))
+    assert "2 migrations applied" in out
+    assert rows(pg_url, "SELECT * FROM sensors ORDER BY 1") == [
+        ("s-001", "Roof north", rows(pg_url, "SELECT '2024-01-15 10:30:00+00'::timestamptz")[0][0]),
+        ("s-002", None, rows(pg_url, "SELECT '2024-01-16 08:00:00+00'::timestamptz")[0][0]),
+    ]
+    assert {"sensors", "readings"} <= table_names(pg_url)
+    assert [v for v, _ in tracked(pg_url)] == [dump, "20240102_000000_next"]

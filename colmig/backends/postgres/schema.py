@@ -297,9 +297,11 @@ class PostgresSchemaTarget(SchemaTarget):
             self._apply_outside_transaction(statements, record, remove_version, migrations_table)
             return
         started = time.monotonic()
+        search_path = self._search_path()
         self._run_statements(statements, in_transaction=True)
         duration_ms = int((time.monotonic() - started) * 1000)
         try:
+            self._restore_search_path(search_path)
             table = quote_ident(migrations_table)
             if remove_version is not None:
                 self._query(f"DELETE FROM {table} WHERE version = $1", (remove_version,))
@@ -331,11 +333,15 @@ class PostgresSchemaTarget(SchemaTarget):
         except Exception as exc:
             raise self._fail(f"marking the migration dirty in {migrations_table}", exc) from None
         started = time.monotonic()
+        search_path = self._search_path()
+        self.conn.rollback()
         self.conn.adbc_connection.set_autocommit(True)
         try:
             self._run_statements(statements, in_transaction=False)
         finally:
             if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    self._restore_search_path(search_path)
                 with contextlib.suppress(Exception):
                     self._conn.adbc_connection.set_autocommit(False)
         duration_ms = int((time.monotonic() - started) * 1000)
@@ -350,6 +356,15 @@ class PostgresSchemaTarget(SchemaTarget):
             self.conn.commit()
         except Exception as exc:
             raise self._fail(f"recording the migration in {migrations_table}", exc) from None
+
+    def _search_path(self) -> str:
+        return str(self._query("SELECT current_setting('search_path')")[0][0])
+
+    def _restore_search_path(self, search_path: str) -> None:
+        """Undo a session-wide search_path change a migration made (pg_dump files run
+        ``set_config('search_path', '', false)``), so the tracking table, the audit table
+        and the next migration resolve names as before it."""
+        self._query("SELECT set_config('search_path', $1, false)", (search_path,))
 
     def _run_statements(self, statements: list[str], *, in_transaction: bool) -> None:
         cur = self._cursor()
