@@ -15,7 +15,7 @@ from colmig.backends.sql_reader import SqlReader
 from colmig.backends.sqlite.decode import decode
 from colmig.backends.sqlite.writer import arrow_type, connect
 from colmig.config import Settings
-from colmig.errors import ConnectionFailedError
+from colmig.errors import ColmigError, ConnectionFailedError, TargetError, TransientError
 from colmig.urls import URL
 
 
@@ -62,6 +62,14 @@ class SqliteReader(SqlReader):
                 conn.close()
 
         return reader.schema, batches(), close
+
+    def _error_class(self, exc: BaseException) -> type[ColmigError]:
+        from adbc_driver_manager import AdbcStatusCode
+
+        if getattr(exc, "status_code", None) == AdbcStatusCode.TIMEOUT:
+            return TransientError
+        # A local file: no connection to lose; the query or its data failed (exit 4).
+        return TargetError
 
     def _fetch_all(self, sql: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
         conn = connect(self.url)
