@@ -17,6 +17,7 @@ import os
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from colmig.backends.base import ColumnStats, Reader
 from colmig.backends.sql_common import stats_kind
@@ -69,8 +70,13 @@ def _files(
     con = duckdb.connect()
     paths = _paths(con, reader.fs, [f.path for f in files])
     hive = any(f.hive for f in files)
-    function, how = _reader_sql(fmt, paths, reader.csv, hive)
-    columns = _duckdb_columns(con, function)
+    text = [f.name for f in input_schema if pa.types.is_string(f.type)]
+    function, how = _reader_sql(fmt, paths, reader.csv, hive, text)
+    try:
+        columns = _duckdb_columns(con, function)
+    except duckdb.Error:  # a text column missing from one of the files: let DuckDB detect
+        function, how = _reader_sql(fmt, paths, reader.csv, hive, [])
+        columns = _duckdb_columns(con, function)
     extra = [c for c in columns if c not in input_schema.names]
     names = [n for n in input_schema.names if n in columns]
     unchecked: dict[str, str] = {}
@@ -78,10 +84,11 @@ def _files(
         if name not in columns:
             unchecked[name] = f"{how} does not see this column"
     select = ", ".join(_quote(n) for n in names) or "1 AS colmig_none"
+    assume_tz = getattr(reader.settings, "assume_tz", None)
     stream = con.sql(f"SELECT {select} FROM {function}").to_arrow_reader(BATCH_ROWS)
     acc = StatsAccumulator(output_schema)
     for batch in stream:
-        table = _conform(batch, input_schema, unchecked, how)
+        table = _conform(batch, input_schema, unchecked, how, assume_tz)
         if compiled is not None:
             table, _rejects = compiled.apply(table)
         acc.add(table)
@@ -112,7 +119,9 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _reader_sql(fmt: str, paths: list[str], csv: Any, hive: bool) -> tuple[str, str]:
+def _reader_sql(
+    fmt: str, paths: list[str], csv: Any, hive: bool, text: list[str]
+) -> tuple[str, str]:
     files = "[" + ", ".join(_literal(p) for p in paths) + "]"
     common = f"union_by_name = true, hive_partitioning = {str(hive).lower()}"
     if fmt == "parquet":
@@ -128,6 +137,10 @@ def _reader_sql(fmt: str, paths: list[str], csv: Any, hive: bool) -> tuple[str, 
         )
         if csv.timestamp_format:
             options += f", timestampformat = {_literal(csv.timestamp_format)}"
+        if text:
+            # Text stays text ('007' is not 7): the job reads these columns as strings.
+            types = ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in text)
+            options += f", types = {{{types}}}"
         return f"read_csv({files}, {options})", "DuckDB read_csv"
     if fmt in ("jsonl", "json"):
         layout = "newline_delimited" if fmt == "jsonl" else "auto"
@@ -144,8 +157,21 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _naive_to_zoned(have: pa.DataType, want: pa.DataType) -> bool:
+    return (
+        pa.types.is_timestamp(have)
+        and pa.types.is_timestamp(want)
+        and not have.tz  # type: ignore[attr-defined]
+        and bool(want.tz)  # type: ignore[attr-defined]
+    )
+
+
 def _conform(
-    batch: pa.RecordBatch, schema: pa.Schema, unchecked: dict[str, str], how: str
+    batch: pa.RecordBatch,
+    schema: pa.Schema,
+    unchecked: dict[str, str],
+    how: str,
+    assume_tz: str | None = None,
 ) -> pa.Table:
     """DuckDB's columns in the job's input types (exact casts only); a column DuckDB reads as
     something that does not cast exactly is named as not checked, never compared."""
@@ -157,6 +183,9 @@ def _conform(
         column = batch.column(batch.schema.get_field_index(field.name))
         if not column.type.equals(field.type):
             try:
+                if _naive_to_zoned(column.type, field.type):
+                    # Wall times the job reads in -assume-tz (UTC unless told otherwise).
+                    column = pc.assume_timezone(column, assume_tz or "UTC")
                 column = column.cast(field.type, safe=True)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
                 unchecked[field.name] = f"{how} reads it as {column.type}, not {field.type}"

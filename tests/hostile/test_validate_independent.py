@@ -168,3 +168,14 @@ def test_a_postgres_source_is_checked_by_sql_aggregates(
     assert (
         "SQL aggregates in the postgres source" in broken.stderr and "500 -> 499" in broken.stderr
     )
+
+
+def test_declared_text_stays_text_in_the_independent_read(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "codes.csv").write_text("id,code\n1,007\n2,010\n3,\n")
+    result = run_cli(
+        "-mode", "data", "-source", "file://./codes.csv", "-target", "file://./out",
+        "-column-type", "code=string", "-validate", "-progress", "none", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "DuckDB read_csv (3 rows) matches the target: OK" in result.stdout
+    assert "not checked" not in result.stdout
