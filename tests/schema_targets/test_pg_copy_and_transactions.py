@@ -178,7 +178,8 @@ def test_no_transaction_file_runs_its_statements_outside_a_transaction(
         {
             "20240101_000000_base.up.sql": "CREATE TABLE t (n integer);\n",
             f"{version}.up.sql": "-- colmig:no-transaction\n"
-            "CREATE INDEX CONCURRENTLY t_n ON t (n);\nVACUUM (ANALYZE) t;\n",
+            "CREATE INDEX CONCURRENTLY t_n ON t (n);\nVACUUM (ANALYZE) t;\n"
+            "COPY t (n) FROM stdin;\n41\n\\N\n42\n\\.\n",
             f"{version}.down.sql": "-- colmig:no-transaction\nDROP INDEX CONCURRENTLY t_n;\n",
         },
     )
@@ -186,6 +187,7 @@ def test_no_transaction_file_runs_its_statements_outside_a_transaction(
     assert f"applied {version}" in out
     assert rows(pg_url, "SELECT indexname FROM pg_indexes WHERE tablename = 't'") == [("t_n",)]
     assert (version, False) in tracked(pg_url)
+    assert rows(pg_url, "SELECT n FROM t ORDER BY n NULLS LAST") == [(41,), (42,), (None,)]
     ok(run_cli("-source", pg_url, "-path", path, "down", "1"))
     assert rows(pg_url, "SELECT indexname FROM pg_indexes WHERE tablename = 't'") == []
     assert [v for v, _ in tracked(pg_url)] == ["20240101_000000_base"]
