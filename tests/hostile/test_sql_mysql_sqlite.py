@@ -235,3 +235,26 @@ def test_mariadb_upsert_into_a_table_without_unique_key(run_cli, mariadb_url: st
         " AND table_name = 'fresh' AND index_name = 'PRIMARY'",
     )
     assert keys == [("id",)]
+
+
+def test_mysql_refused_connect_is_retryable_and_wrong_login_is_not(mariadb_url: str):
+    import socket
+
+    from colmig.backends.base import JobInfo
+    from colmig.config import Settings
+    from colmig.errors import ConnectionFailedError, TransientError
+    from colmig.registry import open_writer
+    from tests.databases.helpers import series_table
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    job = JobInfo("j", "r", "file://x")
+    schema = series_table(1).schema
+    down = f"mysql://u:Secr3tPw@127.0.0.1:{port}/db"
+    with pytest.raises(TransientError) as info:  # a restarting server: the engine retries
+        open_writer(down, Settings(table="t")).prepare(schema, job, False)
+    assert "Secr3tPw" not in str(info.value)
+    with pytest.raises(ConnectionFailedError) as refused:
+        open_writer(_wrong_password(mariadb_url), Settings(table="t")).prepare(schema, job, False)
+    assert not isinstance(refused.value, TransientError)

@@ -29,8 +29,8 @@ from colmig.backends.sql_common import LEDGER_TABLE, stats_kind
 from colmig.backends.sql_writer import SqlWriter
 from colmig.backends.target_fit import Position
 from colmig.config import Settings
-from colmig.errors import ColmigError, TargetError
-from colmig.urls import URL
+from colmig.errors import ColmigError, ConnectionFailedError, TargetError
+from colmig.urls import URL, redact_secrets
 
 #: Server errors meaning "local infile is disabled" (client or server side).
 _INFILE_REFUSED = {1148, 2068, 3948, 3950, 4166}
@@ -105,7 +105,18 @@ class MysqlWriter(SqlWriter):
         self._columns: dict[str, dict[str, tuple[Any, ...]]] = {}
 
     def _connect(self) -> Any:
-        return connect(self.url)
+        try:
+            return connect(self.url)
+        except Exception as exc:
+            # A refused or dropped connect is retried (server restarting); a refused login is
+            # not. Same families as PostgreSQL's.
+            cls = error_class(exc)
+            if cls is TargetError:
+                cls = ConnectionFailedError
+            text = redact_secrets(str(exc)).strip()
+            raise cls(
+                f"cannot connect to {self.url.redacted}: {text}", url=self.url.redacted
+            ) from None
 
     def quote(self, name: str) -> str:
         # One identifier, dots included (a CSV header "temp.c" is a column, not a path).
