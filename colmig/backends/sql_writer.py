@@ -248,6 +248,23 @@ class SqlWriter(Writer):
     def _keys(self) -> list[str]:
         return [k.strip() for k in (self.settings.key or "").split(",") if k.strip()]
 
+    def _placeholder(self, index: int) -> str | None:
+        """The driver's parameter marker for the ``index``-th (0-based) parameter, or None when
+        the dialect passes values as escaped literals."""
+        return None
+
+    def _ledger_sql(self, cur: Any, template: str, *values: Any) -> None:
+        """Run a ledger statement whose ``{}`` slots are values (ids, counts, table names),
+        bound as driver parameters where the dialect has them."""
+        if self._placeholder(0) is None:
+            cur.execute(
+                template.format(
+                    *(str(v) if isinstance(v, int) else self.literal(str(v)) for v in values)
+                )
+            )
+            return
+        cur.execute(template.format(*(self._placeholder(i) for i in range(len(values)))), values)
+
     def _per_partition_tables(self) -> bool:
         """A list or glob of source tables: each goes to its own table, named per partition."""
         s = self.settings
@@ -297,7 +314,7 @@ class SqlWriter(Writer):
             self._begin(cur)
             self._ensure_ledger(cur)
             if fresh:
-                cur.execute(f"DELETE FROM {LEDGER_TABLE} WHERE job_id = {self.literal(job.job_id)}")
+                self._ledger_sql(cur, f"DELETE FROM {LEDGER_TABLE} WHERE job_id = {{}}", job.job_id)
             resumed = self._ledger_count(cur, job) > 0
             if self.settings.write_mode == "replace":
                 staging = self._staging(target, job)
@@ -320,8 +337,8 @@ class SqlWriter(Writer):
             self.conn.commit()
 
     def _ledger_count(self, cur: Any, job: JobInfo) -> int:
-        cur.execute(
-            f"SELECT COUNT(*) FROM {LEDGER_TABLE} WHERE job_id = {self.literal(job.job_id)}"
+        self._ledger_sql(
+            cur, f"SELECT COUNT(*) FROM {LEDGER_TABLE} WHERE job_id = {{}}", job.job_id
         )
         return int(cur.fetchall()[0][0])
 
@@ -337,9 +354,12 @@ class SqlWriter(Writer):
         with self._guard(f"partition {partition.label}"):
             cur = self._cursor()
             self._begin(cur)
-            cur.execute(
-                f"SELECT rows_written FROM {LEDGER_TABLE} WHERE job_id = {self.literal(job.job_id)}"
-                f" AND partition_id = {self.literal(partition.id)}"
+            self._ledger_sql(
+                cur,
+                f"SELECT rows_written FROM {LEDGER_TABLE}"
+                " WHERE job_id = {} AND partition_id = {}",
+                job.job_id,
+                partition.id,
             )
             done = cur.fetchall()
             if done:
@@ -385,14 +405,18 @@ class SqlWriter(Writer):
                 if raised:
                     raise raised[0] from None
                 raise
-            now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+            stamp = dt.datetime.now(dt.UTC).replace(microsecond=0)
+            # A bound parameter keeps its type (timestamptz); a literal is the text form.
+            now: Any = stamp if self._placeholder(0) else stamp.strftime("%Y-%m-%d %H:%M:%S")
             names, values = "", ""
+            row: tuple[Any, ...] = (job.job_id, partition.id, counted["rows"], now, job.run_id)
             if self._ledger_has_target(cur):
-                names, values = ", target_table", f", {self.literal(target)}"
-            cur.execute(
+                names, values, row = ", target_table", ", {}", (*row, target)
+            self._ledger_sql(
+                cur,
                 f"INSERT INTO {LEDGER_TABLE} (job_id, partition_id, rows_written, committed_at,"
-                f" run_id{names}) VALUES ({self.literal(job.job_id)}, {self.literal(partition.id)},"
-                f" {counted['rows']}, {self.literal(now)}, {self.literal(job.run_id)}{values})"
+                f" run_id{names}) VALUES ({{}}, {{}}, {{}}, {{}}, {{}}{values})",
+                *row,
             )
             self.conn.commit()
         return WriteResult(
@@ -416,9 +440,11 @@ class SqlWriter(Writer):
                 self.conn.rollback()
                 return set()
             target = ", target_table" if self._ledger_has_target(cur) else ""
-            cur.execute(
+            self._ledger_sql(
+                cur,
                 f"SELECT partition_id, rows_written{target} FROM {LEDGER_TABLE}"
-                f" WHERE job_id = {self.literal(job.job_id)}"
+                " WHERE job_id = {}",
+                job.job_id,
             )
             by_table: dict[str | None, dict[str, int]] = {}
             # Rows written before the ledger named tables: a list/glob job's table is unknown.
@@ -487,9 +513,11 @@ class SqlWriter(Writer):
 
     def _forget(self, cur: Any, job: JobInfo, partition_ids: set[str]) -> None:
         for pid in sorted(partition_ids):
-            cur.execute(
-                f"DELETE FROM {LEDGER_TABLE} WHERE job_id = {self.literal(job.job_id)}"
-                f" AND partition_id = {self.literal(pid)}"
+            self._ledger_sql(
+                cur,
+                f"DELETE FROM {LEDGER_TABLE} WHERE job_id = {{}} AND partition_id = {{}}",
+                job.job_id,
+                pid,
             )
 
     def finalize(self, job: JobInfo) -> None:
@@ -535,8 +563,8 @@ class SqlWriter(Writer):
             if self._uses_staging():
                 cur.execute(f"DROP TABLE IF EXISTS {self.quote(self._staging(target, job))}")
                 if self._table_exists(cur, LEDGER_TABLE):
-                    cur.execute(
-                        f"DELETE FROM {LEDGER_TABLE} WHERE job_id = {self.literal(job.job_id)}"
+                    self._ledger_sql(
+                        cur, f"DELETE FROM {LEDGER_TABLE} WHERE job_id = {{}}", job.job_id
                     )
             self.conn.commit()
 

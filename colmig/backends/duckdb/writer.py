@@ -149,8 +149,8 @@ class DuckConnection:
     def cursor(self) -> DuckConnection:
         return self
 
-    def execute(self, sql: str) -> DuckConnection:
-        self.raw.execute(sql)
+    def execute(self, sql: str, parameters: Any = None) -> DuckConnection:
+        self.raw.execute(sql, parameters)
         return self
 
     def fetchall(self) -> list[tuple[Any, ...]]:
@@ -273,6 +273,9 @@ class DuckdbWriter(SqlWriter):
 
     def literal(self, value: str) -> str:
         return sql_string(value)
+
+    def _placeholder(self, index: int) -> str | None:
+        return "?"
 
     def _begin(self, cur: Any) -> None:
         cur.execute("BEGIN TRANSACTION")

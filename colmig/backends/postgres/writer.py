@@ -37,6 +37,9 @@ class PostgresWriter(SqlWriter):
     def literal(self, value: str) -> str:
         return sql_string(value)
 
+    def _placeholder(self, index: int) -> str | None:
+        return f"${index + 1}"
+
     def _ensure_ledger(self, cur: Any) -> None:
         cur.execute(
             f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} (job_id text NOT NULL, partition_id text"
