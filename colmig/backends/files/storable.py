@@ -38,7 +38,10 @@ def write_sample(fmt: str, table: pa.Table, sink: Any) -> None:
     else:
         import polars as pl
 
-        frame = pl.from_arrow(table)
+        try:
+            frame = pl.from_arrow(table)
+        except pl.exceptions.PolarsError as exc:  # a type Polars cannot take (an interval)
+            raise pa.ArrowNotImplementedError(str(exc).strip().splitlines()[0]) from None
         assert isinstance(frame, pl.DataFrame)
         frame.write_ndjson(sink)
         return
