@@ -53,6 +53,7 @@ apt_phase() {
   local policy=/usr/sbin/policy-rc.d ours=""
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && ours=1
+    trap "rm -f $policy" EXIT  # this phase runs in its own subshell
   fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-unsafe-io \
@@ -112,7 +113,14 @@ npm_phase() {
 # Run each phase in the background, its output prefixed, and report its time and status.
 run_phase() {
   local name="$1" start=$SECONDS rc=0
-  "${name}_phase" >"$logs/$name.out" 2>&1 || rc=$?
+  # A subshell outside any `||`: there errexit would be ignored inside the phase.
+  set +e
+  (
+    set -e
+    "${name}_phase"
+  ) >"$logs/$name.out" 2>&1
+  rc=$?
+  set -e
   sed "s/^/install-test-deps: $name: /" "$logs/$name.out"
   echo "install-test-deps: $name: $([ "$rc" -eq 0 ] && echo done || echo "FAILED (exit $rc)") in $((SECONDS - start))s"
   return "$rc"
