@@ -44,6 +44,8 @@ def test_decimal_38_10_time_and_uint64_round_trip_exactly(run_cli, tmp_path: Pat
             ),
             "tm": pa.array([dt.time(23, 59, 59, 999999), dt.time(0, 0), None], pa.time64("us")),
             "u": pa.array([2**63 - 1, 0, None], pa.uint64()),
+            # Arrow's text parser overflows next to the ends of the nanosecond range.
+            "ns": pa.array([-(2**63) + 2, 2**63 - 1, None], pa.timestamp("ns", tz="UTC")),
             # JSON text that looks like a number must stay text (not 1.5 or 1.500000e+00).
             "doc": pa.ExtensionArray.from_storage(pa.json_(), pa.array(["1.50", "[]", None])),
         }
@@ -55,7 +57,7 @@ def test_decimal_38_10_time_and_uint64_round_trip_exactly(run_cli, tmp_path: Pat
     assert stored == ("1234567890123456789012345678.0123456789", "text")
     back = _back(run_cli, tmp_path).sort_by("id")
     for name in table.column_names:
-        assert back.column(name).to_pylist() == table.column(name).to_pylist(), name
+        assert back.column(name).equals(table.column(name)), name
 
 
 def test_nan_negative_zero_and_uint64_max_are_refused_naming_column_and_alternative(

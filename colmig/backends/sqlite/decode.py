@@ -4,10 +4,14 @@ Used by the reader and by the writer's ``-validate`` statistics."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from colmig.backends.sql_common import conform
+
+_EPOCH = dt.datetime(1970, 1, 1)
 
 
 def _time(column: pa.Array, to: pa.DataType) -> pa.Array:
@@ -19,6 +23,31 @@ def _time(column: pa.Array, to: pa.DataType) -> pa.Array:
     return since_midnight.cast(pa.time64("ns")).cast(to)
 
 
+def _timestamp(column: pa.Array, to: pa.DataType) -> pa.Array:
+    """ISO text (UTC for a zoned column) to ``to``. Arrow's parser overflows on nanosecond
+    values near the ends of the range (1677-09-21, 2262-04-11): those go through Python."""
+    naive = pa.timestamp(to.unit)  # type: ignore[attr-defined]
+    try:
+        parsed = column.cast(naive)
+    except pa.ArrowInvalid:
+        unit = to.unit  # type: ignore[attr-defined]
+        parsed = pa.array([_iso_units(v, unit) for v in column.to_pylist()], pa.int64())
+    return parsed.cast(pa.int64()).cast(to)
+
+
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _iso_units(text: str | None, unit: str) -> int | None:
+    if text is None:
+        return None
+    whole, _, fraction = text.partition(".")
+    seconds = int((dt.datetime.fromisoformat(whole) - _EPOCH).total_seconds())
+    digits = len(str(_PER_SECOND[unit])) - 1
+    part = int((fraction + "0" * digits)[:digits]) if digits else 0
+    return seconds * _PER_SECOND[unit] + part  # the fraction counts up from the whole second
+
+
 def decode(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """``batch`` (same column names as ``schema``) converted to ``schema``'s types."""
     arrays = []
@@ -26,6 +55,8 @@ def decode(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         column = batch.column(batch.schema.get_field_index(field.name))
         if pa.types.is_time(field.type) and not pa.types.is_time(column.type):
             column = _time(column, field.type)
+        elif pa.types.is_timestamp(field.type) and pa.types.is_string(column.type):
+            column = _timestamp(column, field.type)
         arrays.append(column)
     names = [f.name for f in schema]
     fixed = pa.RecordBatch.from_arrays(arrays, names=names)
