@@ -77,13 +77,21 @@ def _files(
     except duckdb.Error:  # a text column missing from one of the files: let DuckDB detect
         function, how = _reader_sql(fmt, paths, reader.csv, hive, [])
         columns = _duckdb_columns(con, function)
-    extra = [c for c in columns if c not in input_schema.names]
-    names = [n for n in input_schema.names if n in columns]
+    alias = {c: c for c in columns}
+    if fmt in ("csv", "tsv") and not reader.csv.header:
+        # Headerless: DuckDB names columns column0, ...; the job names them its own way.
+        from colmig.backends.files.formats import _generated_name
+
+        keys = {key for f in files for key, _ in f.hive}
+        alias = {c: (_generated_name(i) if c not in keys else c) for i, c in enumerate(columns)}
+    extra = [alias[c] for c in columns if alias[c] not in input_schema.names]
+    by_name = {name: duck for duck, name in alias.items()}
+    names = [n for n in input_schema.names if n in by_name]
     unchecked: dict[str, str] = {}
     for name in input_schema.names:
-        if name not in columns:
+        if name not in by_name:
             unchecked[name] = f"{how} does not see this column"
-    select = ", ".join(_quote(n) for n in names) or "1 AS colmig_none"
+    select = ", ".join(f"{_quote(by_name[n])} AS {_quote(n)}" for n in names) or "1 AS x"
     assume_tz = getattr(reader.settings, "assume_tz", None)
     stream = con.sql(f"SELECT {select} FROM {function}").to_arrow_reader(BATCH_ROWS)
     acc = StatsAccumulator(output_schema)

@@ -179,3 +179,14 @@ def test_declared_text_stays_text_in_the_independent_read(run_cli, tmp_path: Pat
     assert result.returncode == 0, result.stdout + result.stderr
     assert "DuckDB read_csv (3 rows) matches the target: OK" in result.stdout
     assert "not checked" not in result.stdout
+
+
+def test_headerless_csv_is_reread_by_position(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "raw.csv").write_text("1,a,0.5\n2,b,1.5\n3,,2.5\n")
+    result = run_cli(
+        "-mode", "data", "-source", "file://./raw.csv", "-target", "file://./out",
+        "-no-header", "-validate", "-progress", "none", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "DuckDB read_csv (3 rows) matches the target: OK" in result.stdout
+    assert "not checked" not in result.stdout
