@@ -120,3 +120,24 @@ def test_existing_real_column_refuses_an_integer_a_double_cannot_hold(run_cli, t
     assert "column r" in result.stderr and "9007199254740993" in result.stderr
     assert "row 2" in result.stderr
     assert conn.execute("SELECT COUNT(*) FROM m").fetchone() == (0,)
+
+
+def test_existing_numeric_decimal_column_keeps_15_digits_and_refuses_more(run_cli, tmp_path: Path):
+    conn = sqlite3.connect(tmp_path / "t.db")
+    conn.execute("CREATE TABLE t (id INTEGER, d DECIMAL(38,20))")  # NUMERIC affinity
+    conn.commit()
+    fits = pa.table(
+        {
+            "id": pa.array([1, 2]),
+            "d": pa.array([Decimal("0.1"), Decimal("-123456.789012345")], pa.decimal128(38, 20)),
+        }
+    )
+    assert _load(run_cli, tmp_path, fits).returncode == 0
+    back = _back(run_cli, tmp_path).sort_by("id")
+    assert back.column("d").to_pylist() == fits.column("d").to_pylist()  # not 0.1000...0555
+    digits = Decimal("1234567890.1234567")
+    long = pa.table({"id": pa.array([3]), "d": pa.array([digits], pa.decimal128(38, 20))})
+    refused = _load(run_cli, tmp_path, long, "-fresh")
+    assert refused.returncode == 5, refused.stderr
+    assert "column d" in refused.stderr and "15 significant digits" in refused.stderr
+    assert conn.execute("SELECT COUNT(*) FROM t").fetchone() == (2,)

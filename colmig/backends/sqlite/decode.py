@@ -57,6 +57,10 @@ def decode(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
             column = _time(column, field.type)
         elif pa.types.is_timestamp(field.type) and pa.types.is_string(column.type):
             column = _timestamp(column, field.type)
+        elif pa.types.is_decimal(field.type) and pa.types.is_floating(column.type):
+            # A decimal a NUMERIC column stored as REAL: its shortest text is the decimal
+            # (the double's binary expansion would add digits: 0.1 -> 0.1000000000000000055).
+            column = column.cast(pa.string()).cast(field.type)
         arrays.append(column)
     names = [f.name for f in schema]
     fixed = pa.RecordBatch.from_arrays(arrays, names=names)

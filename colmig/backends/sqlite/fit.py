@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from colmig.backends.target_fit import (
     Position,
@@ -40,6 +41,24 @@ def affinity(declared: str) -> str:
     if any(word in d for word in ("REAL", "FLOA", "DOUB")):
         return "REAL"
     return "NUMERIC"
+
+
+def _fifteen_digits(text: pa.Array, name: str, declared: str, where: Position) -> None:
+    """SQLite keeps a number's text in a NUMERIC/REAL column as a double: exact up to 15
+    significant digits only."""
+    digits = pc.replace_substring_regex(text, r"[-.]", "")
+    significant = pc.utf8_rtrim(pc.utf8_ltrim(digits, "0"), "0")
+    long = pc.greater(pc.utf8_length(significant), 15)
+    if any_true(long):
+        raise refuse(
+            where,
+            name,
+            text,
+            long,
+            f"has more than 15 significant digits, and the target column's type {declared}"
+            " makes SQLite store it as a double; declare the column TEXT (colmig creates"
+            " DECIMAL_TEXT(p,s)) to keep decimals exact",
+        )
 
 
 def to_storage(column: pa.Array, name: str, declared: str, where: Position) -> pa.Array:
@@ -76,7 +95,10 @@ def to_storage(column: pa.Array, name: str, declared: str, where: Position) -> p
             int_range(column, -(2**53), 2**53, name, where, f"{declared} (a double)")
         return column
     if pa.types.is_decimal(t):
-        return column.cast(pa.string())
+        text = column.cast(pa.string())
+        if affinity(declared) in ("NUMERIC", "REAL", "INTEGER") and declared:
+            _fifteen_digits(text, name, declared, where)
+        return text
     if pa.types.is_time(t):
         unit = "ns" if t == pa.time64("ns") else "us"
         return column.cast(pa.time64(unit)).cast(pa.string())
