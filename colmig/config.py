@@ -169,6 +169,13 @@ class Settings:
     column_type: str | None = _opt(
         None, "CSV/JSON column types, comma list of col=type", group="files", metavar="COL=TYPE"
     )
+    infer: str = _opt(
+        "head",
+        "CSV column types from each file's first 8 MiB, later values checked (head), or from"
+        " every value, one more pass at plan time (all); JSON Lines always reads all",
+        choices=("head", "all"),
+        group="files",
+    )
     recursive: bool = _opt(
         True, "Descend into sub-directories of a source directory", group="files"
     )

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from tests.files.helpers import cli_ok, data_args, read_output, run_parallel, sort_by_id
 
@@ -56,7 +57,17 @@ def test_csv_column_empty_for_a_megabyte_then_text(run_cli, tmp_path: Path) -> N
 
 def test_csv_numbers_then_words_become_text_as_written(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _csv(tmp_path / "in.csv", "id,code", "{i},007", [f"{FILLER},A12"])
-    got = _load(run_cli, tmp_path, "file://./in.csv")
+    head, every = run_parallel(
+        run_cli,
+        data_args("file://./in.csv", "file://./out-head"),
+        data_args("file://./in.csv", "file://./out", "-infer", "all"),
+    )
+    # Typed from the file's head (int64), the late word stops the run with its line ...
+    assert head.returncode == 4, head.stderr
+    assert f"in.csv:{FILLER + 2}:" in head.stderr and "'A12'" in head.stderr
+    # ... and with every value read first, the column is text.
+    cli_ok(every)
+    got = sort_by_id(read_output(tmp_path / "out"))
     assert got.schema.field("code").type == pa.string()
     assert _tail(got, "code", 2) == ["007", "A12"]  # leading zeros kept
 
@@ -75,7 +86,7 @@ def test_csv_integers_beyond_doubles_and_int64(run_cli, tmp_path: Path) -> None:
             f"{FILLER},{big},{huge},{'9' * 36}.12,{'9' * 40}",
         ],
     )
-    got = _load(run_cli, tmp_path, "file://./in")
+    got = _load(run_cli, tmp_path, "file://./in", "-infer", "all")
     assert got.schema.field("mixed").type == pa.decimal128(38, 1)
     assert _tail(got, "mixed", 1) == [decimal.Decimal(big)]
     assert got.schema.field("wide").type == pa.decimal128(38, 0)
@@ -117,7 +128,7 @@ def test_csv_naive_and_zoned_refused_with_line_or_assume_tz(run_cli, tmp_path: P
     assert refused.returncode == 4, refused.stderr
     assert f"in.csv:{FILLER + 3}:" in refused.stderr and "'at'" in refused.stderr
     assert "-assume-tz" in refused.stderr and "Traceback" not in refused.stderr
-    assert not (tmp_path / "out-refused").exists()
+    assert not list(tmp_path.glob("out-refused/**/*.parquet"))
     cli_ok(assumed)
     got = sort_by_id(read_output(tmp_path / "out"))
     assert got.schema.field("at").type.tz == "UTC"  # Parquet keeps seconds as ms
@@ -290,3 +301,43 @@ def test_jsonl_declared_types(run_cli, tmp_path: Path) -> None:  # type: ignore[
     ]
     assert bad.returncode == 4, bad.stderr
     assert "bad.jsonl:2:" in bad.stderr and "'n'" in bad.stderr and "3000000000" in bad.stderr
+
+
+# --- past the head of a big CSV file (types from its first 8 MiB, the rest checked) -------------
+
+#: Rows past the 8 MiB head and the blocks Arrow reads ahead.
+BIG = 3_000_000
+
+
+@pytest.mark.slow
+def test_csv_past_the_head_an_empty_column_is_text(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "in.csv"
+    path.write_text("id,note\n" + "".join(f"{i},\n" for i in range(BIG)) + f"{BIG},late\n")
+    assert path.stat().st_size > 20 << 20
+    got = _load(run_cli, tmp_path, "file://./in.csv")
+    assert got.schema.field("note").type == pa.string()
+    assert _tail(got, "note", 2) == [None, "late"]
+
+
+@pytest.mark.slow
+def test_csv_past_the_head_a_number_no_double_holds(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "in.csv"
+    body = "".join(f"{i},0.25\n" for i in range(BIG))
+    path.write_text("id,v\n" + body + f"{BIG},9007199254740993\n")
+    head, every, rejected = run_parallel(
+        run_cli,
+        data_args("file://./in.csv", "file://./out-head"),
+        data_args("file://./in.csv", "file://./out", "-infer", "all"),
+        data_args("file://./in.csv", "file://./out-rejected", "-on-error", "reject"),
+    )
+    # Typed from the head as a double, the late value stops the run with its line ...
+    assert head.returncode != 0, head.stderr
+    assert f"in.csv:{BIG + 2}:" in head.stderr and "'v'" in head.stderr
+    assert "9007199254740993" in head.stderr and "-infer all" in head.stderr
+    # ... or is set aside ...
+    assert "rejected 1 rows" in cli_ok(rejected)
+    # ... and -infer all reads every value first: an exact decimal.
+    cli_ok(every)
+    got = sort_by_id(read_output(tmp_path / "out"))
+    assert got.schema.field("v").type == pa.decimal128(38, 2)
+    assert _tail(got, "v", 2) == [decimal.Decimal("0.25"), decimal.Decimal(2**53 + 1)]

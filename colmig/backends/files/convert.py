@@ -136,6 +136,7 @@ def convert(
     bad: dict[int, BadCell] = {}
     converted: dict[int, pa.Array] = {}
     zones = {i: _assumed(f) for i, f in enumerate(schema)}
+    unchecked = [i for i, f in enumerate(schema) if _unchecked_double(f)]
     schema = pa.schema([pa.field(f.name, f.type) for f in schema])
     for index, field in enumerate(schema):
         column = batch.column(index)
@@ -152,6 +153,10 @@ def convert(
             cast_text(column, field.type, timestamp_format, zones[index])
         for row in rows:
             bad.setdefault(row, BadCell(row, index, _shown(column[row].as_py())))
+    for index in unchecked:
+        # Doubles typed from the head of the file: a later number a double cannot hold.
+        for row in _inexact_rows(batch.column(index)):
+            bad.setdefault(row, BadCell(row, index, _shown(batch.column(index)[row].as_py())))
     if not bad:
         return pa.RecordBatch.from_arrays(
             [converted[i] for i in range(len(schema))], schema=schema
@@ -176,7 +181,8 @@ def _assumed(field: pa.Field) -> str | None:
     facts = of(field)
     if facts is None or not pa.types.is_timestamp(field.type) or field.type.tz is None:
         return None
-    return facts.assume_tz if facts.kinds & NAIVE else None
+    # Typed from the head of the file, naive values may still follow.
+    return facts.assume_tz if facts.kinds & NAIVE or facts.partial else None
 
 
 def _shown(value: object) -> str:
@@ -184,3 +190,30 @@ def _shown(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     return str(value)
+
+
+def _unchecked_double(field: pa.Field) -> bool:
+    return pa.types.is_floating(field.type) and _unchecked(field)
+
+
+def _unchecked(field: pa.Field) -> bool:
+    """A double or timestamp column typed from the head of its file: the read parses it as
+    text and checks each value (a late number a double cannot hold, a late zone change)."""
+    from colmig.backends.files.facts import of
+
+    facts = of(field)
+    kind = field.type
+    checked = pa.types.is_floating(kind) or pa.types.is_timestamp(kind)
+    return checked and facts is not None and facts.partial
+
+
+def _inexact_rows(text: pa.Array) -> list[int]:
+    """Rows of ``text`` (numbers as text or bytes) that no double holds exactly."""
+    from colmig.backends.files.infer import DOUBLE_DIGITS, exact_double
+
+    lengths = pc.binary_length(text)
+    if (pc.max(lengths).as_py() or 0) <= DOUBLE_DIGITS:
+        return []
+    long = pc.fill_null(pc.greater(lengths, DOUBLE_DIGITS), False)
+    rows = np.flatnonzero(long.to_numpy(zero_copy_only=False))
+    return [int(r) for r in rows if not exact_double(_shown(text[int(r)].as_py()))]

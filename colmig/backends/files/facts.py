@@ -45,6 +45,8 @@ class Facts:
     zoned: tuple[str, int] | None = None  # first zoned timestamp (text, row)
     nested: str | None = None  # JSON objects or arrays: the type Arrow gave them
     assume_tz: str | None = None
+    #: Only the head of the file was read (CSV without -infer all): the read checks the rest.
+    partial: bool = False
 
     def finer(self, unit: str) -> None:
         if _UNITS.index(unit) > _UNITS.index(self.unit):
@@ -61,6 +63,7 @@ class Facts:
             zoned=self.zoned or other.zoned,
             nested=self.nested or other.nested,
             assume_tz=self.assume_tz or other.assume_tz,
+            partial=self.partial or other.partial,
         )
         out.finer(other.unit)
         return out

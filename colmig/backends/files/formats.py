@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from colmig.backends.files.convert import _assumed
+from colmig.backends.files.convert import _assumed, _bad_rows, _unchecked
 from colmig.errors import ConfigError, SourceDataError
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet", "arrow")
@@ -109,6 +110,8 @@ class CsvOptions:
     #: Column types given by -schema/-column-type: (name, type) pairs, not inferred.
     declared: tuple[tuple[str, pa.DataType], ...] = ()
     on_error: str = "fail"
+    #: CSV types from every value (-infer all), not from the first block of each file.
+    infer_all: bool = False
     #: The source URL's scheme, for file names in messages.
     scheme: str = "file"
 
@@ -312,10 +315,11 @@ def sniff_schema(
             schema = reader.schema
             if options.header is False:
                 schema = pa.schema([f.with_name(_generated_name(i)) for i, f in enumerate(schema)])
-            # The head gave the names; the types come from every value.
+            # The head gave the names; the types come from the first block (later values
+            # are checked by the read) or, with -infer all, from every value.
             from colmig.backends.files.scan import scan_csv
 
-            block = max(block_size, CSV_BLOCK)
+            block = max(block_size, CSV_BLOCK if options.infer_all else SNIFF_BLOCK)
             return scan_csv(fs, path, fmt, compression, options, schema, block)
         if fmt != "jsonl":
             return _read_json_array(stream, path).schema
@@ -334,10 +338,37 @@ def _placed(
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         if name in late:
             kind = late[name].type
-            column = cast_text(column, kind, timestamp_format, _assumed(late[name]))
+            text, zone = column, _assumed(late[name])
+            try:
+                column = cast_text(column, kind, timestamp_format, zone)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                rows = _bad_rows(text, kind, timestamp_format, zone)
+                if not rows:
+                    raise
+                raise _Inexact(name, str(text[rows[0]].as_py())) from None
+            if pa.types.is_floating(kind):
+                _check_exact(name, text)
         arrays.append(column)
         fields.append(pa.field(name, column.type))
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+
+
+class _Inexact(Exception):
+    def __init__(self, column: str, value: str) -> None:
+        super().__init__(value)
+        self.column, self.value = column, value
+
+
+def _check_exact(name: str, text: pa.Array) -> None:
+    """Raise _Inexact for the first number of ``text`` a double does not hold exactly."""
+    from colmig.backends.files.infer import DOUBLE_DIGITS, exact_double
+
+    lengths = pc.binary_length(text)
+    if (pc.max(lengths).as_py() or 0) <= DOUBLE_DIGITS:
+        return  # the common case: one cheap pass
+    for value in text.filter(pc.greater(lengths, DOUBLE_DIGITS)).to_pylist():
+        if not exact_double(value):
+            raise _Inexact(name, value)
 
 
 def _generated_name(index: int) -> str:
@@ -406,7 +437,8 @@ def iter_batches(
     if fmt in ("csv", "tsv"):
         types = {f.name: f.type for f in file_schema}
         # Naive and zoned timestamps in one column (-assume-tz): parsed as text, then placed.
-        late = {f.name: f for f in file_schema if _assumed(f)}
+        # And doubles typed from the head of the file: parsed as text, checked to be exact.
+        late = {f.name: f for f in file_schema if _assumed(f) or _unchecked(f)}
         types.update({name: pa.string() for name in late})
         # A range after the first starts mid-file, without the header line.
         names = list(file_schema.names) if (start > 0 or not options.header) else None
@@ -431,8 +463,14 @@ def iter_batches(
             if not late:
                 yield from reader
                 return
-            for batch in reader:
-                yield _placed(batch, late, options.timestamp_format)
+            try:
+                for batch in reader:
+                    yield _placed(batch, late, options.timestamp_format)
+            except _Inexact as inexact:
+                from colmig.backends.files.scan import inexact_error
+
+                error = inexact_error(fs, path, fmt, compression, options, file_schema, inexact)
+                raise error from None
         return
     with open_binary(fs, path, compression) as stream:
         if fmt == "jsonl":

@@ -10,6 +10,7 @@ fails here, before any row is written, with its line.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pyarrow as pa
@@ -40,8 +41,11 @@ def scan_csv(
     facts = {name: Facts(assume_tz=options.assume_tz) for name in names if name not in declared}
     row = 0
     given_names = None if options.header else names
+    partial = False
     try:
-        with open_binary(fs, path, compression) as stream:
+        with open_binary(fs, path, compression) as raw:
+            # The head needs one block; a byte more tells that the file goes on.
+            stream = _Counting(raw, None if options.infer_all else block_size + 1)
             reader = csv_stream(
                 stream,
                 fmt,
@@ -59,6 +63,11 @@ def scan_csv(
                     elif not lenient:
                         _check(batch.column(index), declared[name], options, index)
                 row += batch.num_rows
+                # Arrow reads blocks ahead: more bytes than one block means more rows.
+                if not options.infer_all and stream.total > block_size:
+                    # The head decides; the read checks every later value against it.
+                    partial = True
+                    break
     except pa.ArrowInvalid:
         located = invalid_utf8(fs, path, compression)
         if located is not None:
@@ -69,6 +78,11 @@ def scan_csv(
         raise _utf8_error(path, options, located) from None
     except _Unfit as unfit:
         raise _unfit_error(fs, path, fmt, compression, options, names, unfit) from None
+    if partial:
+        for seen in facts.values():
+            seen.partial = True
+            if not seen.kinds:
+                seen.kinds.add("text")  # empty in the head: only text holds whatever follows
     fields = []
     for index, name in enumerate(names):
         if name in declared:
@@ -81,6 +95,28 @@ def scan_csv(
                 fs, path, fmt, compression, options, names, index, mixed
             ) from None
     return pa.schema(fields)
+
+
+class _Counting(io.RawIOBase):
+    """A read-through stream that counts the bytes read from it, up to ``limit``."""
+
+    def __init__(self, raw: Any, limit: int | None) -> None:
+        super().__init__()
+        self.raw = raw
+        self.total = 0
+        self.limit = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        want = len(buffer)
+        if self.limit is not None:
+            want = min(want, self.limit - self.total)
+        chunk = self.raw.read(want) if want > 0 else b""
+        self.total += len(chunk)
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
 
 
 class _NotUtf8(Exception):
@@ -223,7 +259,32 @@ def _line_of(
         return line_of_row(fs, path, compression, sample[1])
     from colmig.backends.files.diagnose import bad_lines
 
-    found = next(
-        bad_lines(fs, path, fmt, compression, options, len(names), index, sample[0]), None
-    )
+    found = next(bad_lines(fs, path, fmt, compression, options, len(names), index, sample[0]), None)
     return found[0] if found else f"row {sample[1] + 1}"
+
+
+def inexact_error(
+    fs: Any,
+    path: str,
+    fmt: str,
+    compression: str | None,
+    options: Any,
+    schema: pa.Schema,
+    inexact: Any,
+) -> SourceDataError:
+    """A number past the head of a file that its double column cannot hold."""
+    shown = options.shown(path)
+    names = schema.names
+    index = names.index(inexact.column)
+    line = _line_of(fs, path, fmt, compression, options, names, index, (inexact.value, -1))
+    kind = schema.field(index).type
+    why = "is not exactly a double" if pa.types.is_floating(kind) else f"does not fit {kind}"
+    return SourceDataError(
+        f"{shown}:{line}: column {inexact.column!r}: {inexact.value!r} {why}, the type the start"
+        " of the file gave it; read with -infer all (types from every value), give the zone of"
+        " naive times with -assume-tz, or declare the type (-column-type, e.g. decimal(38,10)"
+        " or string)",
+        file=shown,
+        line=line,
+        column=inexact.column,
+    )
