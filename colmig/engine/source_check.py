@@ -30,6 +30,7 @@ log = logging.getLogger("colmig")
 BATCH_ROWS = 65_536
 #: Compressions DuckDB's readers open themselves.
 _DUCKDB_COMPRESSIONS = {None, "gzip", "zstd"}
+_CSV = ("csv", "tsv")
 
 
 class NotAvailable(Exception):
@@ -70,15 +71,28 @@ def _files(
     con = duckdb.connect()
     paths = _paths(con, reader.fs, [f.path for f in files])
     hive = any(f.hive for f in files)
-    text = [f.name for f in input_schema if pa.types.is_string(f.type)]
-    function, how = _reader_sql(fmt, paths, reader.csv, hive, text)
+    # Read as text what the job reads as text or decimals: DuckDB would turn '007' into 7 and
+    # a 38-digit number into a double.
+    text = [
+        f.name for f in input_schema if pa.types.is_string(f.type) or pa.types.is_decimal(f.type)
+    ]
+    function, how = _reader_sql(fmt, paths, reader.csv, hive, text if fmt in _CSV else [])
     try:
-        columns = _duckdb_columns(con, function)
+        described = _describe(con, function)
     except duckdb.Error:  # a text column missing from one of the files: let DuckDB detect
         function, how = _reader_sql(fmt, paths, reader.csv, hive, [])
-        columns = _duckdb_columns(con, function)
+        described = _describe(con, function)
+    if fmt in ("jsonl", "json") and set(text) & set(described):
+        # read_json takes explicit types only for every column at once.
+        retyped = {n: ("VARCHAR" if n in text else t) for n, t in described.items()}
+        try:
+            function, how = _reader_sql(fmt, paths, reader.csv, hive, [], retyped)
+            described = _describe(con, function)
+        except duckdb.Error:
+            function, how = _reader_sql(fmt, paths, reader.csv, hive, [])
+    columns = list(described)
     alias = {c: c for c in columns}
-    if fmt in ("csv", "tsv") and not reader.csv.header:
+    if fmt in _CSV and not reader.csv.header:
         # Headerless: DuckDB names columns column0, ...; the job names them its own way.
         from colmig.backends.files.formats import _generated_name
 
@@ -128,7 +142,12 @@ def _literal(text: str) -> str:
 
 
 def _reader_sql(
-    fmt: str, paths: list[str], csv: Any, hive: bool, text: list[str]
+    fmt: str,
+    paths: list[str],
+    csv: Any,
+    hive: bool,
+    text: list[str],
+    json_columns: dict[str, str] | None = None,
 ) -> tuple[str, str]:
     files = "[" + ", ".join(_literal(p) for p in paths) + "]"
     common = f"union_by_name = true, hive_partitioning = {str(hive).lower()}"
@@ -153,12 +172,16 @@ def _reader_sql(
     if fmt in ("jsonl", "json"):
         layout = "newline_delimited" if fmt == "jsonl" else "auto"
         options = f"format = {_literal(layout)}, sample_size = -1, {common}"
+        if json_columns:
+            listed = ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in json_columns.items())
+            options += f", columns = {{{listed}}}"
         return f"read_json({files}, {options})", "DuckDB read_json"
     raise NotAvailable(f"DuckDB has no reader for {fmt} files here")
 
 
-def _duckdb_columns(con: Any, function: str) -> list[str]:
-    return [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {function}").fetchall()]
+def _describe(con: Any, function: str) -> dict[str, str]:
+    """Column name -> DuckDB type of what ``function`` reads."""
+    return {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {function}").fetchall()}
 
 
 def _quote(name: str) -> str:
@@ -190,6 +213,10 @@ def _conform(
             continue
         column = batch.column(batch.schema.get_field_index(field.name))
         if not column.type.equals(field.type):
+            if pa.types.is_floating(column.type) and not pa.types.is_floating(field.type):
+                unchecked[field.name] = f"{how} reads it as {column.type}, not exact"
+                arrays.append(pa.nulls(batch.num_rows, field.type))
+                continue
             try:
                 if _naive_to_zoned(column.type, field.type):
                     # Wall times the job reads in -assume-tz (UTC unless told otherwise).

@@ -190,3 +190,18 @@ def test_headerless_csv_is_reread_by_position(run_cli, tmp_path: Path) -> None: 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "DuckDB read_csv (3 rows) matches the target: OK" in result.stdout
     assert "not checked" not in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_big_numbers_are_compared_exactly_not_as_doubles(run_cli, tmp_path: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    big = "9" * 38
+    if fmt == "jsonl":
+        (tmp_path / "n.jsonl").write_text(f'{{"id": 1, "n": {big}}}\n{{"id": 2, "n": 1}}\n')
+    else:
+        (tmp_path / "n.csv").write_text(f"id,n\n1,{big}\n2,1\n")
+    result = run_cli(
+        "-mode", "data", "-source", f"file://./n.{fmt}", "-target", "file://./out",
+        "-validate", "-progress", "none", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(2 rows) matches the target: OK" in result.stdout
