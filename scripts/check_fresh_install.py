@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 CONSTRAINTS = REPO / "constraints.txt"
@@ -125,7 +126,7 @@ def _probe_core() -> dict[str, object]:
     return {"modules": len(modules), "lazy_missing": missing}
 
 
-def _extra_backends(extra: str) -> dict[str, object]:
+def _extra_backends(extra: str) -> dict[str, Any]:
     """Registry entries (scheme -> entry) that ``pip install 'colmig[extra]'`` serves."""
     from colmig import registry
 
