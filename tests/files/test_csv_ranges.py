@@ -135,3 +135,33 @@ def test_cli_splits_a_large_csv(run_cli, tmp_path: Path) -> None:  # type: ignor
     assert "huge.csv bytes 0-" in plan
     cli_ok(run_cli(*args[:-1]))
     assert read_output(tmp_path / "out").num_rows == 270_000
+
+
+@pytest.mark.parametrize("mode", ["fail", "reject"])
+def test_a_bad_row_in_a_later_range_names_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from colmig.errors import SourceDataError
+
+    _small_ranges(monkeypatch, split=100, size=200)
+    path = tmp_path / "big.csv"
+    _write(path, 100, trailing_newline=True)
+    lines = path.read_text().splitlines(keepends=True)
+    lines[80] = "79,name-79,0.5,EXTRA\n"  # line 81 of the file, far past the first range
+    path.write_text("".join(lines))
+    reader = open_reader(f"file://{path}", Settings(on_error=mode))
+    partitions = reader.plan(8)
+    assert len(partitions) > 3
+    if mode == "fail":
+        with pytest.raises(SourceDataError, match=r"big\.csv:81: expected 3 fields, found 4"):
+            for p in partitions:
+                list(reader.read(p, 1000))
+        return
+    rows, rejects = 0, []
+    for p in partitions:  # each partition's rejects are drained after it, as workers do
+        rows += sum(b.num_rows for b in reader.read(p, 1000))
+        rejects += reader.drain_rejects()
+    assert rows == 99
+    ((reason, raw, *_),) = rejects
+    assert reason.endswith("big.csv:81: expected 3 fields, found 4")
+    assert raw == "79,name-79,0.5,EXTRA"

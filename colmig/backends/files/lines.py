@@ -180,6 +180,7 @@ class DropLines(io.RawIOBase):
 
     def __init__(self, raw: Any, dropped: set[int]) -> None:
         super().__init__()
+        self.raw = raw
         self.lines = io.BufferedReader(_Source(raw), _STEP)
         self.dropped = dropped
         self.number = 0
@@ -187,6 +188,10 @@ class DropLines(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
 
     def readinto(self, buffer: Any) -> int:
         want = len(buffer)

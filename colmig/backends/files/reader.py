@@ -9,7 +9,6 @@ range of a large uncompressed CSV file, so big inputs spread over the workers.
 from __future__ import annotations
 
 import gzip
-import io
 import logging
 import lzma
 import re
@@ -109,7 +108,6 @@ class FileReader(Reader):
             assume_tz=query.get("assume_tz", settings.assume_tz),
             declared=tuple(declared_types(settings.schema, settings.column_type).items()),
             on_error=settings.on_error,
-            infer_all=query.get("infer", settings.infer) == "all",
             scheme=url.scheme,
         )
         self.forced_format = query.get("format", settings.format)
@@ -297,16 +295,27 @@ class FileReader(Reader):
 
     def _sniff_lines(self, f: InputFile) -> pa.Schema:
         """The file's schema; a CSV or JSON Lines file with lines longer than the sniffing
-        block is sniffed again with a block holding them."""
+        block is sniffed again with a block holding them, and under -on-error skip|reject
+        a JSON Lines file without the lines that are not JSON objects."""
+        lenient_json = f.format == "jsonl" and self.settings.on_error in ("skip", "reject")
         try:
             return sniff_schema(self.fs, f.path, f.format, f.compression, self.csv)
-        except pa.ArrowInvalid:
+        except (pa.ArrowInvalid, SourceDataError) as exc:
+            if isinstance(exc, SourceDataError) and not lenient_json:
+                raise
             if f.format not in ("csv", "tsv", "jsonl"):
                 raise
-            if f.format == "jsonl" and self.settings.on_error in ("skip", "reject"):
-                head = self._json_head(f)
-                if head is not None:
-                    return sniff_schema(_OneFile(head), f.path, f.format, None, self.csv)
+            if lenient_json:
+                dropped = {
+                    line
+                    for line, _, reason in json_lines(self.fs, f.path, f.compression)
+                    if reason is not None
+                }
+                if dropped:
+                    clean = _WithoutLines(self.fs, f.compression, dropped)
+                    return sniff_schema(clean, f.path, f.format, None, self.csv)
+            if isinstance(exc, SourceDataError):
+                raise
             with open_binary(self.fs, f.path, f.compression) as stream:
                 meter = longest_line(stream, self.max_line_bytes)
             longest, line = meter.longest, meter.longest_line
@@ -323,21 +332,6 @@ class FileReader(Reader):
             block = fitting_block(longest, SNIFF_BLOCK)
             log.debug("%s: long lines, schema read in %d-byte blocks", f.shown, block)
             return sniff_schema(self.fs, f.path, f.format, f.compression, self.csv, block)
-
-    def _json_head(self, f: InputFile) -> bytes | None:
-        """The first lines of a JSON Lines file without those that are not JSON objects
-        (what -on-error skip|reject sets aside), when there are such lines among them."""
-        kept: list[bytes] = []
-        size, bad = 0, False
-        for _, piece, reason in json_lines(self.fs, f.path, f.compression):
-            if reason is not None:
-                bad = True
-                continue
-            kept.append(piece if piece.endswith(b"\n") else piece + b"\n")
-            size += len(piece)
-            if size >= SNIFF_BLOCK:
-                break
-        return b"".join(kept) if bad else None
 
     def _json_line(
         self, f: InputFile, exc: BaseException, first_block: bool
@@ -552,7 +546,11 @@ class FileReader(Reader):
         """The fields of a row set aside by ``convert``, joined by the file's delimiter."""
         delimiter = self.csv.parse_options(f.format, None).delimiter
         row = text.slice(cell.row, 1).to_pylist()[0]
-        return delimiter.join("" if v is None else str(v) for v in row.values())
+        # Lenient reading parses fields as bytes (text_schema), so non-UTF-8 rows are rejects.
+        return delimiter.join(
+            "" if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+            for v in row.values()
+        )
 
     def _collect_rejects(
         self,
@@ -673,14 +671,17 @@ class FileReader(Reader):
         return SourceDataError(f"{where}: malformed {f.format}: {message}", file=where)
 
 
-class _OneFile:
-    """A filesystem of one in-memory file, for sniffing a cleaned-up head of a file."""
+class _WithoutLines:
+    """A filesystem whose files read without the given lines (decompressed): the lines
+    -on-error skip|reject sets aside, left out of schema inference too."""
 
-    def __init__(self, data: bytes) -> None:
-        self.data = data
+    def __init__(self, fs: Any, compression: str | None, dropped: set[int]) -> None:
+        self.fs = fs
+        self.compression = compression
+        self.dropped = dropped
 
-    def open(self, path: str, mode: str = "rb", **_: Any) -> io.BytesIO:
-        return io.BytesIO(self.data)
+    def open(self, path: str, mode: str = "rb", **_: Any) -> DropLines:
+        return DropLines(open_binary(self.fs, path, self.compression), self.dropped)
 
 
 _EXAMPLES = "*.csv, *.tsv, *.jsonl, *.json, *.parquet, *.arrow, optionally .gz/.zst/.bz2/.xz"
