@@ -71,3 +71,21 @@ def test_timestamp_format_then_iso_per_value() -> None:
         "None",
     ]
     assert [cell.value for cell in bad] == ["junk"]
+
+
+def test_bytes_that_are_not_utf8_are_bad_cells() -> None:
+    batch = pa.record_batch({"s": pa.array([b"caf\xc3\xa9", b"caf\xe9", None], pa.binary())})
+    good, bad = convert(batch, pa.schema([("s", pa.string())]), None)
+    assert good.column(0).to_pylist() == ["café", None]
+    assert [(cell.row, cell.value) for cell in bad] == [(1, "caf\ufffd")]
+
+
+def test_doubles_typed_from_the_head_are_checked() -> None:
+    from colmig.backends.files.facts import Facts, carrying
+
+    facts = Facts(kinds={"decimal"}, partial=True)
+    field = carrying("v", facts, pa.float64())
+    batch = pa.record_batch({"v": pa.array([b"0.5", b"9007199254740993", b"0.30000000000000004"])})
+    good, bad = convert(batch, pa.schema([field]), None)
+    assert good.column(0).to_pylist() == [0.5, 0.30000000000000004]
+    assert [cell.value for cell in bad] == ["9007199254740993"]

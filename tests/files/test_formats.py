@@ -3,6 +3,7 @@ through the files reader (fast), plus one run of each option family through the 
 
 from __future__ import annotations
 
+import decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -143,3 +144,69 @@ def test_compression_from_the_url(tmp_path: Path) -> None:
     assert got.column("id").to_pylist() == [0, 1, 2]
     with pytest.raises(ConfigError, match="unknown compression"):
         read_source(f"file://{path}?format=csv&compression=lz5")
+
+
+@pytest.mark.parametrize(
+    ("values", "want"),
+    [
+        (["1", "-2", ""], pa.int64()),
+        (["1", "0.5"], pa.float64()),
+        (["0.1", "0.30000000000000004", "1e300"], pa.float64()),
+        (["9007199254740993", "0.5"], pa.decimal128(38, 1)),
+        (["9223372036854775808", "1"], pa.decimal128(38, 0)),
+        (["9" * 39, "1"], pa.string()),
+        (["9007199254740993", "1e3"], pa.string()),  # an exponent: not a plain decimal
+        (["1", "x"], pa.string()),
+        (["true", "false"], pa.bool_()),
+        (["1", "true"], pa.bool_()),  # Arrow's CSV booleans: 1/0 and true/false
+        (["2024-03-01", "2024-03-02"], pa.date32()),
+        (["2024-03-01", "2024-03-01 10:00:00"], pa.timestamp("s")),
+        (["2024-03-01T10:00:00Z", "2024-03-01T10:00:00.5+05:00"], pa.timestamp("ns", "UTC")),
+        (["", ""], pa.null()),
+    ],
+)
+def test_inference_rule(tmp_path: Path, values: list[str], want: pa.DataType) -> None:
+    """The rule of colmig/backends/files/facts.py, on every value of a small CSV."""
+    path = tmp_path / "in.csv"
+    path.write_text("id,v\n" + "".join(f"{i},{v}\n" for i, v in enumerate(values)))
+    got = read_source(f"file://{path}")
+    assert got.schema.field("v").type == want
+    if pa.types.is_decimal(want):  # exactly the numbers written
+        assert got.column("v").to_pylist() == [decimal.Decimal(v) for v in values]
+    if want == pa.string():
+        assert got.column("v").to_pylist() == values
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("int32", pa.int32()),
+        ("bigint", pa.int64()),
+        ("decimal(38,10)", pa.decimal128(38, 10)),
+        ("timestamp[us, UTC]", pa.timestamp("us", "UTC")),
+        ("timestamp[ms](Europe/Berlin)", pa.timestamp("ms", "Europe/Berlin")),
+        ("timestamptz", pa.timestamp("us", "UTC")),
+        ("timestamp[s]", pa.timestamp("s")),
+        ("string", pa.string()),
+        ("date", pa.date32()),
+        ("int33", None),
+    ],
+)
+def test_declared_type_names(text: str, want: pa.DataType | None) -> None:
+    from colmig.backends.files.declared import arrow_type
+
+    assert arrow_type(text) == want
+
+
+def test_column_type_list_keeps_commas_inside_parentheses(tmp_path: Path) -> None:
+    from colmig.backends.files.declared import declared_types
+
+    (tmp_path / "t.yaml").write_text("a: int32\nb: string\n")
+    got = declared_types(str(tmp_path / "t.yaml"), "b=decimal(38,10), c=timestamp[us, UTC]")
+    assert got == {
+        "a": pa.int32(),
+        "b": pa.decimal128(38, 10),
+        "c": pa.timestamp("us", "UTC"),
+    }
+    with pytest.raises(ConfigError, match=r"'x'.*unknown type 'decimal'"):
+        declared_types(None, "x=decimal")
