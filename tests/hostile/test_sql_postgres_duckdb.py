@@ -87,6 +87,8 @@ def test_hostile_table_and_column_names_from_postgres_move_and_run_no_sql(
         "t*",
         "-partitions",
         "2",
+        "-workers",
+        "1",
     )
     assert result.returncode == 0, result.stderr
     # The literal breakout would have called nextval(): the sequence must be untouched.
@@ -111,7 +113,18 @@ def test_hostile_names_from_duckdb_into_postgres_with_upsert(
         conn.execute(f"INSERT INTO {q(EVIL_TABLE_2)} SELECT range, {values} FROM range(30)")
     with pg(pg_url) as cur:
         cur.execute("CREATE TABLE victim (x int)")
-    args = ("-source", f"duckdb://{source}", "-target", pg_url, "-table", "t;*", "-partitions", "2")
+    args = (
+        "-source",
+        f"duckdb://{source}",
+        "-target",
+        pg_url,
+        "-table",
+        "t;*",
+        "-partitions",
+        "2",
+        "-workers",
+        "1",
+    )
     for _ in range(2):
         result = data(run_cli, *args, "-write-mode", "upsert", "-key", "id", "-fresh")
         assert result.returncode == 0, result.stderr
