@@ -4,12 +4,15 @@ refused before its first step."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunCli
+from tests.conftest import REPO_ROOT, RunCli
 from tests.schema_targets.helpers import PASSWORD, TABLE, rows, table_names
 
 V = [
@@ -80,3 +83,34 @@ def test_plan_that_cannot_finish_is_refused_before_its_first_step(
     assert "only 4 migrations are applied; nothing was reverted" in line
     assert applied(url) == V
     assert {"t1", "t2", "t3", "t4"} <= table_names(url)
+
+
+@pytest.mark.mariadb
+def test_connection_lost_mid_migration_exits_3_on_mariadb(mariadb_url: str, tmp_path: Path) -> None:
+    version = "20240101_000000_slow"
+    path = tmp_path / "migrations"
+    path.mkdir()
+    (path / f"{version}.up.sql").write_text("CREATE TABLE slow (n integer);\n\nSELECT SLEEP(60);\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    cmd = [sys.executable, "-m", "colmig", "-source", mariadb_url, "-path", str(path), "up"]
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ids = rows(
+                mariadb_url,
+                "SELECT id FROM information_schema.processlist WHERE info = 'SELECT SLEEP(60)'",
+            )
+            if ids:
+                rows(mariadb_url, f"KILL {int(ids[0][0])}")
+                break
+            time.sleep(0.2)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    line = error(subprocess.CompletedProcess(cmd, proc.returncode, out, err), 3)
+    assert f"{version}.up.sql:3:" in line and f"{version} is now marked dirty" in line
+    assert "slow" in table_names(mariadb_url)  # MySQL committed the DDL before the loss
+    assert rows(mariadb_url, f"SELECT version, dirty FROM {TABLE}") == [(version, 1)]

@@ -36,8 +36,9 @@ from colmig.errors import (
 )
 from colmig.urls import URL, add_secret, redact_secrets
 
-#: Client-side error codes meaning the server is gone (2003 refused, 2006 gone, 2013 lost).
-_CONNECTION_CODES = {2002, 2003, 2005, 2006, 2013, 2055}
+#: Error codes meaning the server is gone (2003 refused, 2006 gone, 2013 lost; from the
+#: server: 1053 shutting down, 1927 MariaDB's "connection was killed").
+_CONNECTION_CODES = {1053, 1927, 2002, 2003, 2005, 2006, 2013, 2055}
 
 
 def mysql_error(exc: BaseException) -> str:
@@ -284,6 +285,7 @@ class MysqlSchemaTarget(SchemaTarget):
                 except Exception as exc:
                     # Pending DML rolls back; DDL that ran before is already committed.
                     self._rollback()
+                    lost = _code(exc) in _CONNECTION_CODES
                     left = (
                         f"; version {dirty_version} is left dirty: check which of its statements"
                         " took effect, fix the database by hand, then run"
@@ -291,7 +293,7 @@ class MysqlSchemaTarget(SchemaTarget):
                         if dirty_version
                         else ""
                     )
-                    raise MigrationFailedError(
+                    raise (ConnectionFailedError if lost else MigrationFailedError)(
                         f"statement {index + 1} of {len(statements)} failed: {mysql_error(exc)}"
                         f"{left} (statement: {snippet(statement)})",
                         statement_index=index,
