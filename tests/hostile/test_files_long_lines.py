@@ -116,3 +116,10 @@ def test_a_200mb_csv_line_loads(run_cli, tmp_path: Path) -> None:  # type: ignor
     cli_ok(result)
     lengths = [len(v) for v in pq.read_table(tmp_path / "out").column("text").to_pylist() if v]
     assert sorted(lengths) == [5, 200 * MB]
+
+
+def test_a_max_line_bytes_below_a_block_is_a_usage_error(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _long_csv(tmp_path / "in" / "x.csv", 100)
+    result = run_cli(*data_args("file://./in", "file://./out", "-max-line-bytes", "100"))
+    assert result.returncode == 2, result.stderr
+    assert "-max-line-bytes 100: use at least 1MiB" in result.stderr

@@ -146,7 +146,7 @@ def grown_batches(
 def first_block(limit: int, block: int) -> int:
     """The block to start with: no larger than ``limit``, so that any line longer than the
     limit runs over a block border, where the meter measures it."""
-    return max(min(block, limit), 64 << 10)
+    return min(block, limit)
 
 
 def _check(meters: list[LineMeter], limit: int) -> None:

@@ -66,6 +66,8 @@ from colmig.urls import URL
 #: Uncompressed CSV files larger than this are split into byte ranges of CSV_RANGE bytes.
 CSV_SPLIT = 256 << 20
 CSV_RANGE = 128 << 20
+#: The smallest -max-line-bytes: a CSV/JSON Lines parse block is never smaller.
+MIN_LINE_LIMIT = 1 << 20
 #: Parquet files are split into sets of row groups of about this many rows.
 PARQUET_ROWS = 2_000_000
 #: Bytes sampled for quotes before splitting a CSV: the start, and a window at each border.
@@ -112,6 +114,12 @@ class FileReader(Reader):
         )
         self.forced_format = query.get("format", settings.format)
         self.max_line_bytes = parse_size(settings.max_line_bytes)
+        if self.max_line_bytes < MIN_LINE_LIMIT:
+            # Lines are measured where they cross a block border; blocks are at least this.
+            raise ConfigError(
+                f"-max-line-bytes {settings.max_line_bytes}: use at least 1MiB (the default"
+                " is 1GiB)"
+            )
         self.forced_compression = query.get("compression")
         self._files: list[InputFile] | None = None
         self._index: dict[str, InputFile] | None = None
