@@ -20,6 +20,8 @@ import pyarrow.compute as pc
 from colmig.errors import TargetError
 
 _CHUNK = 512
+#: Load-schema field metadata: fractional-second digits of a timestamp(p)/time(p) column.
+DIGITS_KEY = b"colmig.digits"
 
 
 class ValueDoesNotFit(TargetError):
@@ -100,8 +102,34 @@ def needs_check(source: pa.DataType, target: pa.DataType) -> bool:
     return not source.equals(target)
 
 
-def convert(array: pa.Array, to: pa.DataType) -> pa.Array:
-    """Convert ``array`` to ``to`` exactly; raises ValueError/ArrowInvalid on any loss."""
+def convert(array: pa.Array, to: pa.DataType, digits: int | None = None) -> pa.Array:
+    """Convert ``array`` to ``to`` exactly; raises ValueError/ArrowInvalid on any loss.
+
+    ``digits``: fractional-second digits the target column keeps (``timestamp(3)``) when
+    fewer than ``to``'s unit holds; a value with more is refused, not rounded."""
+    out = _convert(array, to)
+    if digits is not None and (pa.types.is_timestamp(to) or pa.types.is_time(to)):
+        _check_digits(out, digits)
+    return out
+
+
+_UNIT_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
+
+
+def _check_digits(array: pa.Array, digits: int) -> None:
+    step = 10 ** (_UNIT_DIGITS[array.type.unit] - digits)
+    if step <= 1:
+        return
+    ticks = array.cast(pa.int64())
+    whole = pc.multiply(pc.divide(ticks, step), step)  # integer division truncates
+    if not pc.all(pc.equal(whole, ticks).fill_null(True)).as_py():
+        raise ValueError(
+            f"has digits below the column's {digits} fractional-second digits; the target"
+            " would round it (widen the column or round the value in a transform)"
+        )
+
+
+def _convert(array: pa.Array, to: pa.DataType) -> pa.Array:
     source = array.type
     if source.equals(to):
         return array
@@ -182,16 +210,21 @@ def _duration_to_interval(array: pa.Array) -> pa.Array:
 
 
 def first_misfits(
-    array: pa.Array, to: pa.DataType, column: str, target_name: str, limit: int
+    array: pa.Array,
+    to: pa.DataType,
+    column: str,
+    target_name: str,
+    limit: int,
+    digits: int | None = None,
 ) -> list[Misfit]:
     """Rows of ``array`` (up to ``limit``) whose values do not convert to ``to``."""
     out: list[Misfit] = []
     for start in range(0, len(array), _CHUNK):
         chunk = array.slice(start, _CHUNK)
-        if _converts(chunk, to) is None:
+        if _converts(chunk, to, digits) is None:
             continue
         for offset in range(len(chunk)):
-            reason = _converts(chunk.slice(offset, 1), to)
+            reason = _converts(chunk.slice(offset, 1), to, digits)
             if reason is not None:
                 value = _shown(chunk.slice(offset, 1))
                 misfit = Misfit(column, start + offset, value, target_name, reason, str(array.type))
@@ -216,9 +249,9 @@ def _shown(one: pa.Array) -> str:
     return str(value)
 
 
-def _converts(array: pa.Array, to: pa.DataType) -> str | None:
+def _converts(array: pa.Array, to: pa.DataType, digits: int | None) -> str | None:
     try:
-        convert(array, to)
+        convert(array, to, digits)
     except (pa.ArrowInvalid, ValueError, OverflowError) as exc:
         return _reason(exc)
     return None
@@ -248,18 +281,20 @@ def fit_batch(
     misfits: list[Misfit] = []
     for field in schema:
         column = batch.column(batch.schema.get_field_index(field.name))
-        if column.type.equals(field.type):
+        raw_digits = (field.metadata or {}).get(DIGITS_KEY)
+        digits = int(raw_digits) if raw_digits is not None else None
+        if column.type.equals(field.type) and digits is None:
             arrays[field.name] = column
             continue
         if not _known(column.type, field.type) and fallback is not None:
             arrays[field.name] = fallback(column, field.type)
             continue
         try:
-            arrays[field.name] = convert(column, field.type)
+            arrays[field.name] = convert(column, field.type, digits)
         except (pa.ArrowInvalid, ValueError, OverflowError):
             limit = len(column) if lenient else 1
             target = names.get(field.name, str(field.type))
-            misfits.extend(first_misfits(column, field.type, field.name, target, limit))
+            misfits.extend(first_misfits(column, field.type, field.name, target, limit, digits))
             if not lenient:
                 return batch.slice(0, 0), misfits[:1]
     if misfits:

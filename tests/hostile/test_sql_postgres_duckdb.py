@@ -608,3 +608,22 @@ def test_csv_header_with_a_dot_is_one_column_in_postgres_and_duckdb(
         assert result.returncode == 0, result.stderr
     assert pg_rows(pg_url, 'SELECT id, "temp.c" FROM dotted ORDER BY id') == [(1, 2.5), (2, -1.0)]
     assert duck_rows(duck, 'SELECT id, "temp.c" FROM dotted ORDER BY id') == [(1, 2.5), (2, -1.0)]
+
+
+@pytest.mark.postgres
+def test_digits_below_an_existing_timestamp_precision_are_refused_not_rounded(
+    run_cli: Any, pg_url: str, tmp_path: Path
+) -> None:
+    with pg(pg_url) as cur:
+        cur.execute("CREATE TABLE ev (id int, at timestamp(3))")
+    ok = tmp_path / "ok.csv"
+    ok.write_text("id,at\n1,2024-03-01T10:00:00.123\n")
+    args = ("-target", pg_url, "-target-table", "ev")
+    assert data(run_cli, "-source", ok, *args).returncode == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,at\n2,2024-03-01T10:00:00.1234\n")
+    refused = data(run_cli, "-source", bad, *args)
+    assert refused.returncode in (5, 8), refused.stdout + refused.stderr
+    assert "column at: value 2024-03-01 10:00:00.1234" in refused.stderr
+    assert "3 fractional-second digits" in refused.stderr
+    assert pg_rows(pg_url, "SELECT at::text FROM ev") == [("2024-03-01 10:00:00.123",)]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from colmig.backends.sql_common import SQL_TYPE_KEY, quote_name
-from colmig.backends.sql_convert import convertible
+from colmig.backends.sql_convert import DIGITS_KEY, convertible
 from colmig.errors import TargetError
 
 #: Field metadata key a source may set to force a SQL type family (json, jsonb, uuid, numeric).
@@ -232,7 +233,12 @@ def _wire_for(source: pa.DataType, type_name: str) -> pa.DataType:
 
 
 def _load_field(name: str, wire: pa.DataType, type_name: str) -> pa.Field:
-    return pa.field(name, wire, metadata={SQL_TYPE_KEY: type_name.encode()})
+    meta = {SQL_TYPE_KEY: type_name.encode()}
+    match = re.match(r"^(timestamp|time)\((\d)\)", type_name)
+    if match and int(match.group(2)) < 6:
+        # PostgreSQL rounds to the column's precision: check the digits instead.
+        meta[DIGITS_KEY] = match.group(2).encode()
+    return pa.field(name, wire, metadata=meta)
 
 
 def _mappable(field: pa.Field) -> bool:
