@@ -627,3 +627,30 @@ def test_digits_below_an_existing_timestamp_precision_are_refused_not_rounded(
     assert "column at: value 2024-03-01 10:00:00.1234" in refused.stderr
     assert "3 fractional-second digits" in refused.stderr
     assert pg_rows(pg_url, "SELECT at::text FROM ev") == [("2024-03-01 10:00:00.123",)]
+
+
+@pytest.mark.postgres
+def test_upsert_without_unique_key_before_postgres_15_deletes_and_inserts(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pre-MERGE path (PostgreSQL 14 and older), on the real server."""
+    from colmig.backends.base import JobInfo, Partition
+    from colmig.backends.postgres.writer import PostgresWriter
+    from colmig.config import Settings
+    from colmig.registry import open_writer
+
+    monkeypatch.setattr(PostgresWriter, "_server_version", lambda self, cur: 140011)
+    with pg(pg_url) as cur:
+        cur.execute("CREATE TABLE daily (day int, v text)")
+        cur.execute("INSERT INTO daily VALUES (1, 'a'), (2, 'b'), (2, 'b-dup')")
+    data_table = pa.table({"day": pa.array([2, 3, 3], pa.int32()), "v": ["new", "x", "y"]})
+    writer = open_writer(pg_url, Settings(table="daily", write_mode="upsert", key="day"))
+    job = JobInfo("j", "r", "x")
+    writer.prepare(data_table.schema, job, False)
+    writer.write_partition(Partition("p", "all"), data_table.to_batches(), data_table.schema, job)
+    writer.close()
+    assert pg_rows(pg_url, "SELECT day, v FROM daily ORDER BY day") == [
+        (1, "a"),
+        (2, "new"),
+        (3, "y"),
+    ]
