@@ -654,3 +654,19 @@ def test_upsert_without_unique_key_before_postgres_15_deletes_and_inserts(
         (2, "new"),
         (3, "y"),
     ]
+
+
+def test_data_path_libpq_uri_has_a_connect_timeout_and_encodes_the_password() -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from colmig.backends.schema_common import CONNECT_TIMEOUT_S
+
+    uri = libpq_uri(parse("postgres://us@r:p@ss:w@db.example:6543/my db?sslmode=require&table=t"))
+    parts = urlsplit(uri)
+    assert parts.hostname == "db.example" and parts.port == 6543
+    assert parts.password == "p%40ss%3Aw" and parts.username == "us%40r"
+    query = parse_qs(parts.query)
+    assert query["connect_timeout"] == [str(CONNECT_TIMEOUT_S)] and query["sslmode"] == ["require"]
+    assert "table" not in query and parts.path == "/my%20db"
+    own = libpq_uri(parse("postgres://u:p@h/db?connect_timeout=3"))
+    assert parse_qs(urlsplit(own).query)["connect_timeout"] == ["3"]
