@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from colmig.backends.base import ColumnStats, Reader
 from colmig.backends.sql_common import stats_kind
-from colmig.engine.checksums import StatsAccumulator
+from colmig.engine.checksums import StatsAccumulator, add_stats
 from colmig.engine.validate import IndependentSource
 
 log = logging.getLogger("colmig")
@@ -31,6 +31,8 @@ BATCH_ROWS = 65_536
 #: Compressions DuckDB's readers open themselves.
 _DUCKDB_COMPRESSIONS = {None, "gzip", "zstd"}
 _CSV = ("csv", "tsv")
+#: The column DuckDB adds with the file each row came from (per-file statistics).
+FILE_COLUMN = "__colmig_file"
 
 
 class NotAvailable(Exception):
@@ -82,12 +84,14 @@ def _files(
     except duckdb.Error:  # a text column missing from one of the files: let DuckDB detect
         function, how = _reader_sql(fmt, paths, reader.csv, hive, [])
         described = _describe(con, function)
+    described.pop(FILE_COLUMN, None)
     if fmt in ("jsonl", "json") and set(text) & set(described):
         # read_json takes explicit types only for every column at once.
         retyped = {n: ("VARCHAR" if n in text else t) for n, t in described.items()}
         try:
             function, how = _reader_sql(fmt, paths, reader.csv, hive, [], retyped)
             described = _describe(con, function)
+            described.pop(FILE_COLUMN, None)
         except duckdb.Error:
             function, how = _reader_sql(fmt, paths, reader.csv, hive, [])
     columns = list(described)
@@ -105,17 +109,24 @@ def _files(
     for name in input_schema.names:
         if name not in by_name:
             unchecked[name] = f"{how} does not see this column"
-    select = ", ".join(f"{_quote(by_name[n])} AS {_quote(n)}" for n in names) or "1 AS x"
+    select = "".join(f"{_quote(by_name[n])} AS {_quote(n)}, " for n in names) + _quote(FILE_COLUMN)
     assume_tz = getattr(reader.settings, "assume_tz", None)
     stream = con.sql(f"SELECT {select} FROM {function}").to_arrow_reader(BATCH_ROWS)
-    acc = StatsAccumulator(output_schema)
+    original = dict(zip(paths, (f.path for f in files), strict=True))
+    per_file: dict[str, StatsAccumulator] = {}
     for batch in stream:
         table = _conform(batch, input_schema, unchecked, how, assume_tz)
-        if compiled is not None:
-            table, _rejects = compiled.apply(table)
-        acc.add(table)
+        for name, rows in _by_file(batch.column(FILE_COLUMN), table):
+            if compiled is not None:
+                rows, _rejects = compiled.apply(rows)
+            path = original.get(name, name)
+            per_file.setdefault(path, StatsAccumulator(output_schema)).add(rows)
     con.close()
-    stats = acc.result()
+    per_path = {path: (acc.rows, acc.result()) for path, acc in per_file.items()}
+    total_rows = sum(rows for rows, _ in per_path.values())
+    stats: dict[str, ColumnStats] = {}
+    for _, file_stats in per_path.values():
+        stats = add_stats(stats, file_stats)
     if compiled is not None:
         # Which output column a broken input column feeds is the transformation's business:
         # with a transformation, an input column that could not be read makes no output column
@@ -125,8 +136,18 @@ def _files(
     else:
         for name in extra:
             # A key the source holds and colmig's schema lacks: its values were never written.
-            stats[name] = ColumnStats(acc.rows, 0, "present in the source")
-    return IndependentSource(how, acc.rows, stats, unchecked)
+            stats[name] = ColumnStats(total_rows, 0, "present in the source")
+            for rows, file_stats in per_path.values():
+                file_stats[name] = ColumnStats(rows, 0, "present in the source")
+    return IndependentSource(how, total_rows, stats, unchecked, per_path)
+
+
+def _by_file(files: pa.Array, table: pa.Table) -> list[tuple[str, pa.Table]]:
+    """The rows of ``table`` grouped by the file they came from (usually one per batch)."""
+    names = pc.unique(files).to_pylist()
+    if len(names) == 1:
+        return [(names[0], table)]
+    return [(name, table.filter(pc.equal(files, name))) for name in names]
 
 
 def _paths(con: Any, fs: Any, paths: list[str]) -> list[str]:
@@ -150,7 +171,10 @@ def _reader_sql(
     json_columns: dict[str, str] | None = None,
 ) -> tuple[str, str]:
     files = "[" + ", ".join(_literal(p) for p in paths) + "]"
-    common = f"union_by_name = true, hive_partitioning = {str(hive).lower()}"
+    common = (
+        f"union_by_name = true, hive_partitioning = {str(hive).lower()},"
+        f" filename = {_literal(FILE_COLUMN)}"
+    )
     if fmt == "parquet":
         return f"read_parquet({files}, {common})", "DuckDB read_parquet"
     if fmt in ("csv", "tsv"):

@@ -41,6 +41,8 @@ class IndependentSource:
     stats: Stats
     #: Columns the independent read cannot check, with the reason.
     unchecked: dict[str, str] = field(default_factory=dict)
+    #: Rows and statistics per source file (files sources), to name the file that differs.
+    per_path: dict[str, tuple[int, Stats]] = field(default_factory=dict)
 
 
 def validate(
@@ -62,6 +64,7 @@ def validate(
     checked = 0
     target_sum: Stats = {}
     target_rows = 0
+    by_partition: dict[str, tuple[int, Stats]] = {}
     sent_sum: Stats = {}
     sent_rows = 0
     for partition in partitions:
@@ -73,6 +76,7 @@ def validate(
             unknown.append(partition)
             continue
         actual_rows = _rows(actual, rows if not want else None)
+        by_partition[partition.id] = (actual_rows, actual)
         target_rows += actual_rows
         target_sum = add_stats(target_sum, actual)
         not_checked.update(unchecked(want, actual))
@@ -112,7 +116,16 @@ def validate(
                     f"validated the whole target table ({want_rows:,} rows)"
                     " by count and column checksums"
                 )
-    if independent is not None:
+    per_file = independent is not None and _per_file(
+        independent, partitions, by_partition, mismatches
+    )
+    if independent is not None and per_file:
+        files, rows = len(independent.per_path), independent.rows
+        verdict += (
+            f"; source recomputed by {independent.how} file by file"
+            f" ({files:,} file(s), {rows:,} rows) matches the target"
+        )
+    elif independent is not None:
         verdict += "; " + _check_independent(
             independent, whole, with_baseline, baseline, sent_rows, sent_sum, mismatches
         )
@@ -153,6 +166,33 @@ def _check_independent(
         want = add_stats(dict(baseline), stats)
     mismatches.extend(compare(label, want_rows, want, rows, _only(actual, stats)))
     return f"source recomputed by {source.how} ({source.rows:,} rows) matches the target"
+
+
+def _per_file(
+    source: IndependentSource,
+    partitions: list[Partition],
+    by_partition: Mapping[str, tuple[int, Stats]],
+    mismatches: list[Mismatch],
+) -> bool:
+    """Compare file by file when every partition is one file's (or part of one) and the
+    target reported each partition's statistics; False when that mapping does not exist."""
+    if not source.per_path or any(p.id not in by_partition for p in partitions):
+        return False
+    paths = [p.spec.get("path") for p in partitions]
+    if any(not isinstance(path, str) for path in paths):
+        return False
+    target: dict[str, tuple[int, Stats]] = {}
+    for partition, path in zip(partitions, paths, strict=True):
+        rows, stats = by_partition[partition.id]
+        have_rows, have = target.get(str(path), (0, {}))
+        target[str(path)] = (have_rows + rows, add_stats(have, stats))
+    for path in sorted(set(target) | set(source.per_path)):
+        want_rows, want = source.per_path.get(path, (0, {}))
+        want = {k: v for k, v in want.items() if k not in source.unchecked}
+        rows, actual = target.get(path, (0, {}))
+        label = f"{path} ({source.how})"
+        mismatches.extend(compare(label, want_rows, want, rows, _only(actual, want)))
+    return True
 
 
 def _only(stats: Stats, names: Mapping[str, ColumnStats]) -> Stats:

@@ -94,7 +94,9 @@ def test_a_reader_that_drops_the_last_row_fails_validation(run_cli, tmp_path: Pa
     broken = _run(run_cli, tmp_path, "file://./readings.csv", url, env)
     assert broken.returncode == 6, broken.stdout + broken.stderr
     assert "499 rows written" in broken.stdout  # the summary says what is committed
-    assert "DuckDB read_csv" in broken.stderr
+    # Per file where the target isolates partitions (files), else for the whole source.
+    where = "readings.csv (DuckDB read_csv)" if target == "parquet" else "whole source (DuckDB"
+    assert where in broken.stderr
     assert "rows      500 -> 499" in broken.stderr, broken.stderr
 
 
@@ -102,7 +104,10 @@ def test_the_same_run_without_the_break_validates(run_cli, tmp_path: Path) -> No
     _csv(tmp_path / "readings.csv", 500)
     ok = _run(run_cli, tmp_path, "file://./readings.csv", "file://./out")
     assert ok.returncode == 0, ok.stderr
-    assert "source recomputed by DuckDB read_csv (500 rows) matches the target: OK" in ok.stdout
+    assert (
+        "source recomputed by DuckDB read_csv file by file (1 file(s), 500 rows)"
+        " matches the target: OK"
+    ) in ok.stdout
 
 
 def test_a_reader_that_drops_a_late_json_key_fails_validation(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -177,7 +182,9 @@ def test_declared_text_stays_text_in_the_independent_read(run_cli, tmp_path: Pat
         "-column-type", "code=string", "-validate", "-progress", "none", cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "DuckDB read_csv (3 rows) matches the target: OK" in result.stdout
+    assert (
+        "DuckDB read_csv file by file (1 file(s), 3 rows) matches the target: OK" in result.stdout
+    )
     assert "not checked" not in result.stdout
 
 
@@ -188,7 +195,9 @@ def test_headerless_csv_is_reread_by_position(run_cli, tmp_path: Path) -> None: 
         "-no-header", "-validate", "-progress", "none", cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "DuckDB read_csv (3 rows) matches the target: OK" in result.stdout
+    assert (
+        "DuckDB read_csv file by file (1 file(s), 3 rows) matches the target: OK" in result.stdout
+    )
     assert "not checked" not in result.stdout
 
 
@@ -204,4 +213,16 @@ def test_big_numbers_are_compared_exactly_not_as_doubles(run_cli, tmp_path: Path
         "-validate", "-progress", "none", cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "(2 rows) matches the target: OK" in result.stdout
+    assert "2 rows) matches the target: OK" in result.stdout
+
+
+def test_the_file_that_lost_a_row_is_named(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "in").mkdir()
+    _csv(tmp_path / "in" / "a.csv", 300)
+    _csv(tmp_path / "in" / "b.csv", 200)
+    env = _broken_env(tmp_path, "drop-last-row")
+    broken = _run(run_cli, tmp_path, "file://./in", "file://./out", env)
+    assert broken.returncode == 6, broken.stdout + broken.stderr
+    lines = [x for x in broken.stderr.splitlines() if "(DuckDB read_csv)" in x and " rows " in x]
+    assert any("a.csv" in x and "300 -> 299" in x for x in lines), broken.stderr
+    assert any("b.csv" in x and "200 -> 199" in x for x in lines), broken.stderr
