@@ -14,35 +14,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pyarrow as pa
 import yaml
 
 from colmig.errors import ConfigError
-from colmig.transforms.types import TYPE_NAMES, parse_type
 
 _ARROW_FORM = re.compile(
     r"(timestamp|datetime)\s*\[\s*(s|ms|us|ns)\s*(?:,\s*(?:tz\s*=\s*)?([^\]]+))?\]\Z"
 )
-_SIMPLE = {
-    pl.Int8: pa.int8(),
-    pl.Int16: pa.int16(),
-    pl.Int32: pa.int32(),
-    pl.Int64: pa.int64(),
-    pl.UInt8: pa.uint8(),
-    pl.UInt16: pa.uint16(),
-    pl.UInt32: pa.uint32(),
-    pl.UInt64: pa.uint64(),
-    pl.Float32: pa.float32(),
-    pl.Float64: pa.float64(),
-    pl.String: pa.string(),
-    pl.Boolean: pa.bool_(),
-    pl.Date: pa.date32(),
-    pl.Time: pa.time64("us"),
-    pl.Binary: pa.binary(),
-}
-
-
 def arrow_type(text: str) -> pa.DataType | None:
     """The Arrow type a ``cast`` type name stands for, or None when unknown."""
     name = text.strip()
@@ -51,6 +30,11 @@ def arrow_type(text: str) -> pa.DataType | None:
         # Arrow's spelling, timestamp[us, UTC]; seconds too, which Arrow's CSV parser gives.
         zone = name[match.start(3) : match.end(3)].strip() if match.group(3) else None
         return pa.timestamp(match.group(2), zone)
+    # Polars is imported only when a type is declared (every reader would pay for it).
+    import polars as pl
+
+    from colmig.transforms.types import parse_type
+
     kind = parse_type(name)
     if kind is None:
         return None
@@ -61,8 +45,25 @@ def arrow_type(text: str) -> pa.DataType | None:
         return pa.decimal128(precision, kind.scale)
     if isinstance(kind, pl.Datetime):
         return pa.timestamp(kind.time_unit, kind.time_zone)
-    for simple, arrow in _SIMPLE.items():
-        if kind == simple:
+    simple = {
+        pl.Int8: pa.int8(),
+        pl.Int16: pa.int16(),
+        pl.Int32: pa.int32(),
+        pl.Int64: pa.int64(),
+        pl.UInt8: pa.uint8(),
+        pl.UInt16: pa.uint16(),
+        pl.UInt32: pa.uint32(),
+        pl.UInt64: pa.uint64(),
+        pl.Float32: pa.float32(),
+        pl.Float64: pa.float64(),
+        pl.String: pa.string(),
+        pl.Boolean: pa.bool_(),
+        pl.Date: pa.date32(),
+        pl.Time: pa.time64("us"),
+        pl.Binary: pa.binary(),
+    }
+    for polars_type, arrow in simple.items():
+        if kind == polars_type:
             return arrow
     return None
 
@@ -92,6 +93,8 @@ def declared_types(schema_file: str | None, column_types: str | None) -> dict[st
     for name, kind, where in pairs:
         arrow = arrow_type(str(kind)) if isinstance(kind, str) else None
         if arrow is None:
+            from colmig.transforms.types import TYPE_NAMES
+
             raise ConfigError(
                 f"{where}: column {name!r}: unknown type {kind!r} (types: {', '.join(TYPE_NAMES)},"
                 " timestamp[us, UTC])"

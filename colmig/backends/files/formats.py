@@ -359,6 +359,27 @@ class _Inexact(Exception):
         self.column, self.value = column, value
 
 
+def _first_misfit(
+    batches: Iterator[pa.RecordBatch], fields: dict[str, pa.Field], timestamp_format: str | None
+) -> _Inexact | None:
+    """The first value of text ``batches`` that does not parse as its field's type."""
+    from colmig.backends.files.convert import cast_text
+
+    for batch in batches:
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            field = fields.get(name)
+            if field is None or pa.types.is_string(field.type):
+                continue
+            zone = _assumed(field)
+            try:
+                cast_text(column, field.type, timestamp_format, zone)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                rows = _bad_rows(column, field.type, timestamp_format, zone)
+                if rows:
+                    return _Inexact(name, str(column[rows[0]].as_py()))
+    return None
+
+
 def _check_exact(name: str, text: pa.Array) -> None:
     """Raise _Inexact for the first number of ``text`` a double does not hold exactly."""
     from colmig.backends.files.infer import DOUBLE_DIGITS, exact_double
@@ -438,40 +459,54 @@ def iter_batches(
         types = {f.name: f.type for f in file_schema}
         # Naive and zoned timestamps in one column (-assume-tz): parsed as text, then placed.
         # And doubles typed from the head of the file: parsed as text, checked to be exact.
-        late = {f.name: f for f in file_schema if _assumed(f) or _unchecked(f)}
+        late = {
+            f.name: f
+            for f in file_schema
+            if _assumed(f) or (_unchecked(f) and pa.types.is_floating(f.type))
+        }
         types.update({name: pa.string() for name in late})
         # A range after the first starts mid-file, without the header line.
         names = list(file_schema.names) if (start > 0 or not options.header) else None
         ranged = start > 0 or end is not None
-        with open_binary(fs, path, compression, start, end) as stream:
-            if ranged and stream.empty:
-                return
-            source = wrap(stream) if wrap is not None else stream
-            # A byte range cannot hold a quoted newline safely: fail loudly rather than
-            # split a record (the planner only splits files it found no quotes in).
-            reader = csv_stream(
-                source,
-                fmt,
-                options,
-                names,
-                {k: v for k, v in types.items() if not present or k in present},
-                bad_rows,
-                newlines_in_values=not ranged,
-                include_columns=present or None,
-                block_size=block_size,
-            )
-            if not late:
-                yield from reader
-                return
-            try:
-                for batch in reader:
-                    yield _placed(batch, late, options.timestamp_format)
-            except _Inexact as inexact:
-                from colmig.backends.files.scan import inexact_error
+        wanted = {k: v for k, v in types.items() if not present or k in present}
 
-                error = inexact_error(fs, path, fmt, compression, options, file_schema, inexact)
-                raise error from None
-        return
+        def batches(as_text: bool) -> Iterator[pa.RecordBatch]:
+            with open_binary(fs, path, compression, start, end) as stream:
+                if ranged and stream.empty:
+                    return
+                source = wrap(stream) if wrap is not None and not as_text else stream
+                # A byte range cannot hold a quoted newline safely: fail loudly rather than
+                # split a record (the planner only splits files it found no quotes in).
+                yield from csv_stream(
+                    source,
+                    fmt,
+                    options,
+                    names,
+                    dict.fromkeys(wanted, pa.string()) if as_text else wanted,
+                    bad_rows if not as_text else BadRows("skip"),
+                    newlines_in_values=not ranged,
+                    include_columns=present or None,
+                    block_size=block_size,
+                )
+
+        try:
+            for batch in batches(as_text=False):
+                yield _placed(batch, late, options.timestamp_format) if late else batch
+        except pa.ArrowInvalid:
+            # Typed from the head of the file, a later value did not parse: find it (read
+            # again as text; the error path only) to name its column, value and line.
+            typed = {f.name: f for f in file_schema if f.name in wanted}
+            misfit = _first_misfit(batches(as_text=True), typed, options.timestamp_format)
+            if misfit is None:
+                raise
+            inexact = misfit
+        except _Inexact as caught:
+            inexact = caught
+        else:
+            return
+        from colmig.backends.files.scan import inexact_error
+
+        raise inexact_error(fs, path, fmt, compression, options, file_schema, inexact) from None
     with open_binary(fs, path, compression) as stream:
         if fmt == "jsonl":
             from colmig.backends.files.jsonscan import exact_batches, needs_exact
