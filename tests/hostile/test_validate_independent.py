@@ -226,3 +226,39 @@ def test_the_file_that_lost_a_row_is_named(run_cli, tmp_path: Path) -> None:  # 
     lines = [x for x in broken.stderr.splitlines() if "(DuckDB read_csv)" in x and " rows " in x]
     assert any("a.csv" in x and "300 -> 299" in x for x in lines), broken.stderr
     assert any("b.csv" in x and "200 -> 199" in x for x in lines), broken.stderr
+
+
+TRANSFORM = """\
+version: "1.0"
+transformations:
+  - name: "upgrade"
+    mappings:
+      - source: "id"
+      - source: "value"
+        target: "measurement"
+        transform: "float_precision:2"
+    filters:
+      - field: "value"
+        operator: ">="
+        value: 10
+"""
+
+
+def test_the_same_transformation_runs_over_the_independent_read(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _csv(tmp_path / "readings.csv", 400)
+    (tmp_path / "t.yaml").write_text(TRANSFORM)
+
+    def run(env=None, out="file://./out"):  # type: ignore[no-untyped-def]
+        return run_cli(
+            "-mode", "transform", "-transform-config", "t.yaml", "-source",
+            "file://./readings.csv", "-target", out, "-validate", "-progress", "none",
+            cwd=tmp_path, env=env,
+        )  # fmt: skip
+
+    ok = run()
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "380 rows written" in ok.stdout  # value = i / 2 >= 10 keeps i >= 20
+    assert "DuckDB read_csv file by file (1 file(s), 380 rows) matches the target" in ok.stdout
+    broken = run(_broken_env(tmp_path, "drop-last-row"), "file://./out-broken")
+    assert broken.returncode == 6, broken.stdout + broken.stderr
+    assert "rows      380 -> 379" in broken.stderr
