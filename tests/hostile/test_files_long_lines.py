@@ -123,3 +123,14 @@ def test_a_max_line_bytes_below_a_block_is_a_usage_error(run_cli, tmp_path: Path
     result = run_cli(*data_args("file://./in", "file://./out", "-max-line-bytes", "100"))
     assert result.returncode == 2, result.stderr
     assert "-max-line-bytes 100: use at least 1MiB" in result.stderr
+
+
+def test_an_unclosed_quote_past_max_line_bytes_names_its_line(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "in").mkdir()
+    rows = "".join(f"{i},some text to pad the file\n" for i in range(3, 300_000))
+    (tmp_path / "in" / "s.csv").write_text('id,text\n1,a\n2,"oops\n' + rows)
+    result = run_cli(*data_args("file://./in", "file://./out", "-max-line-bytes", "4MiB"))
+    _no_straddle(result)
+    assert result.returncode == 4, result.stderr
+    assert "in/s.csv:3: line longer than -max-line-bytes" in result.stderr
+    assert "unclosed quote" in result.stderr

@@ -22,6 +22,14 @@ from colmig.backends.files.formats import CsvOptions, open_binary
 
 #: Bytes read at a time by the scans.
 _BUFFER = 1 << 20
+#: Longest record a scan holds in memory unless told otherwise.
+DEFAULT_CAP = 1 << 30
+#: The error of a record longer than the scan's cap.
+TOO_LONG = "a record longer than -max-line-bytes starts here (an unclosed quote?)"
+
+
+class _TooLong(Exception):
+    """A record grew past the scan's cap."""
 
 
 class _Raw(io.RawIOBase):
@@ -77,9 +85,12 @@ def csv_records(
     options: CsvOptions,
     start: int = 0,
     end: int | None = None,
+    cap: int = DEFAULT_CAP,
 ) -> Iterator[tuple[int, bytes, list[str] | None, str | None]]:
     """(first line, exact bytes, fields or None, csv error or None) of every record of the
-    file or of the byte range [start, end); lines count from 1 in the whole file."""
+    file or of the byte range [start, end); lines count from 1 in the whole file. A record
+    growing past ``cap`` bytes (an unclosed quote runs to the end of the file) ends the scan
+    with its first bytes and the error :data:`TOO_LONG`."""
     delimiter = options.delimiter or ("\t" if fmt == "tsv" else ",")
     if delimiter in ("\\t", "tab"):
         delimiter = "\t"
@@ -92,8 +103,12 @@ def csv_records(
 
         def text() -> Iterator[str]:
             nonlocal line
+            size = 0
             for piece in buffered:
                 line += 1
+                size = size + len(piece) if pending else len(piece)
+                if size > cap:
+                    raise _TooLong
                 pending.append(piece)
                 yield piece.decode("utf-8", "surrogateescape")
 
@@ -106,6 +121,9 @@ def csv_records(
             except StopIteration:
                 if pending:  # an unclosed quote ran to the end of the file
                     yield first, b"".join(pending), None, "unclosed quote"
+                return
+            except _TooLong:
+                yield first, b"".join(pending)[:200], None, TOO_LONG
                 return
             except csv.Error as exc:
                 record, error = None, str(exc)
@@ -127,6 +145,7 @@ def bad_lines(
     bad_values: Mapping[int, set[str]] | None = None,
     start: int = 0,
     end: int | None = None,
+    cap: int = DEFAULT_CAP,
 ) -> Iterator[tuple[int, str, str]]:
     """(line, exact text, reason) of up to ``limit`` records with the wrong number of fields,
     or whose field ``column_index`` equals ``bad_value``, or whose field ``i`` is one of
@@ -135,7 +154,7 @@ def bad_lines(
     if column_index is not None and bad_value is not None:
         wanted.setdefault(column_index, set()).add(bad_value)
     found = 0
-    records = csv_records(fs, path, fmt, compression, options, start, end)
+    records = csv_records(fs, path, fmt, compression, options, start, end, cap)
     for index, (line, raw, record, error) in enumerate(records):
         if index == 0 and options.header and start == 0:
             continue
@@ -171,11 +190,14 @@ def longest_record(
     compression: str | None,
     options: CsvOptions,
     scan: int,
+    cap: int = DEFAULT_CAP,
 ) -> tuple[int, int]:
     """(bytes, first line) of the longest record in about the first ``scan`` bytes: quoted
-    newlines make a record longer than any of its lines."""
+    newlines make a record longer than any of its lines; past ``cap``, ``cap + 1``."""
     best, at, seen = 0, 1, 0
-    for line, raw, _, _ in csv_records(fs, path, fmt, compression, options):
+    for line, raw, _, error in csv_records(fs, path, fmt, compression, options, cap=cap):
+        if error is TOO_LONG:
+            return cap + 1, line
         if len(raw) > best:
             best, at = len(raw), line
         seen += len(raw)

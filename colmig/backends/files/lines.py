@@ -159,7 +159,8 @@ def too_long_error(shown: str, line: int | None, limit: int, where: str = "") ->
     at = f"{shown}:{line}" if line is not None else f"{shown}{where}"
     return SourceDataError(
         f"{at}: line longer than -max-line-bytes ({limit} bytes); raise -max-line-bytes if"
-        " the line is meant to be that long, or check the file for a missing line break",
+        " the line is meant to be that long, or check the file for a missing line break or"
+        " an unclosed quote",
         file=shown,
         line=line,
     )

@@ -331,7 +331,15 @@ class FileReader(Reader):
                 # Quoted line breaks make a record longer than its lines.
                 longest, line = max(
                     (longest, line),
-                    longest_record(self.fs, f.path, f.format, f.compression, self.csv, 1 << 62),
+                    longest_record(
+                        self.fs,
+                        f.path,
+                        f.format,
+                        f.compression,
+                        self.csv,
+                        1 << 62,
+                        self.max_line_bytes,
+                    ),
                 )
             if longest > self.max_line_bytes:
                 raise too_long_error(f.shown, line, self.max_line_bytes) from None
@@ -469,7 +477,8 @@ class FileReader(Reader):
                 bad.rows.clear()  # the larger-block attempt meets them again
 
         def longest(scan: int) -> tuple[int, int]:
-            return longest_record(self.fs, f.path, f.format, f.compression, self.csv, scan)
+            limit = self.max_line_bytes
+            return longest_record(self.fs, f.path, f.format, f.compression, self.csv, scan, limit)
 
         if f.format == "jsonl" and self.settings.on_error in ("skip", "reject"):
             batches = self._json_setting_aside(f, read_blocks)
