@@ -341,3 +341,15 @@ def test_csv_past_the_head_a_number_no_double_holds(run_cli, tmp_path: Path) -> 
     got = sort_by_id(read_output(tmp_path / "out"))
     assert got.schema.field("v").type == pa.decimal128(38, 2)
     assert _tail(got, "v", 2) == [decimal.Decimal("0.25"), decimal.Decimal(2**53 + 1)]
+
+
+def test_csv_invalid_utf8_past_the_head_names_line_and_byte(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = _csv(tmp_path / "in.csv", "id,name", "{i},tea", [])
+    size = path.stat().st_size
+    with path.open("ab") as out:
+        out.write(f"{FILLER},caf".encode() + b"\xe9\n")
+    result = run_cli(*data_args("file://./in.csv", "file://./out"))
+    assert result.returncode == 4, result.stderr
+    assert f"in.csv:{FILLER + 2}:" in result.stderr
+    assert f"byte offset {size + len(str(FILLER)) + 4}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -495,6 +495,11 @@ def iter_batches(
         except pa.ArrowInvalid:
             # Typed from the head of the file, a later value did not parse: find it (read
             # again as text; the error path only) to name its column, value and line.
+            from colmig.backends.files.scan import invalid_utf8, utf8_error
+
+            located = invalid_utf8(fs, path, compression)
+            if located is not None:
+                raise utf8_error(path, options, located) from None
             typed = {f.name: f for f in file_schema if f.name in wanted}
             misfit = _first_misfit(batches(as_text=True), typed, options.timestamp_format)
             if misfit is None:

@@ -71,11 +71,11 @@ def scan_csv(
     except pa.ArrowInvalid:
         located = invalid_utf8(fs, path, compression)
         if located is not None:
-            raise _utf8_error(path, options, located) from None
+            raise utf8_error(path, options, located) from None
         raise
     except _NotUtf8:
         located = invalid_utf8(fs, path, compression)
-        raise _utf8_error(path, options, located) from None
+        raise utf8_error(path, options, located) from None
     except _Unfit as unfit:
         raise _unfit_error(fs, path, fmt, compression, options, names, unfit) from None
     if partial:
@@ -201,7 +201,7 @@ def invalid_utf8(fs: Any, path: str, compression: str | None) -> tuple[int, int]
                 return None
 
 
-def _utf8_error(path: str, options: Any, located: tuple[int, int] | None) -> SourceDataError:
+def utf8_error(path: str, options: Any, located: tuple[int, int] | None) -> SourceDataError:
     shown = options.shown(path)
     if located is None:
         return SourceDataError(f"{shown}: not valid UTF-8", file=shown)
