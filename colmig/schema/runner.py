@@ -290,8 +290,11 @@ class Runner:
     def prepare(self, steps: Sequence[Step]) -> None:
         """Read and split every file of the plan before the first step runs, so a plan that
         cannot run to its end (a missing down file, an unreadable file, a refused statement)
-        is refused whole instead of stopping half-way; every problem is named at once."""
+        is refused whole instead of stopping half-way; every problem is named at once. With
+        -rollback-on-error the files that would undo each step are checked too."""
         problems: list[str] = []
+        if self.rollback_on_error:
+            steps = [*steps, *(inverse(s) for s in steps)]
         for step in steps:
             try:
                 self._prepared[(step.direction, step.version)] = self._read(step)
@@ -447,11 +450,9 @@ class Runner:
         self.out(f"-rollback-on-error: undoing the {len(outcome.done)} migration(s) of this run")
         failure: ColmigError | None = None
         for step in reversed(outcome.done):
-            m = step.migration
-            up_done = step.direction == "up"
-            inverse = Step("down", m, step.version) if up_done else Step("up", m, m.version)
+            undo = inverse(step)
             try:
-                self.run_one(inverse, "rolled back" if inverse.direction == "down" else "restored")
+                self.run_one(undo, "rolled back" if undo.direction == "down" else "restored")
             except ColmigError as rb_exc:
                 failure = rb_exc
                 break
@@ -481,6 +482,12 @@ class Runner:
             f"applied by this run"
         )
         return type(exc)(exc.message + note, **exc.fields)
+
+
+def inverse(step: Step) -> Step:
+    """The step that undoes ``step`` (-rollback-on-error)."""
+    m = step.migration
+    return Step("down", m, step.version) if step.direction == "up" else Step("up", m, m.version)
 
 
 def warn(message: str) -> None:

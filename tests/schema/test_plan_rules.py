@@ -134,3 +134,15 @@ def test_down_steps_1_after_an_out_of_order_migration_reverts_the_highest_versio
     # the highest version goes, not the one applied most recently
     assert f"reverted {V4}" in out
     assert db.applied() == [V1, V2, V3]
+
+
+def test_rollback_on_error_checks_the_files_that_would_undo_the_run(
+    db: Db, migrations: Path, run_cli: RunCli
+) -> None:
+    (migrations / f"{V2}.down.sql").write_bytes(b"DROP INDEX \xff;\n")
+    result = run_cli("-source", db.url, "-direction", "up", "-rollback-on-error")
+    line = error(result, 2)
+    assert f"{V2}.down.sql: not UTF-8 text" in line and "nothing was run" in line
+    assert db.applied() == []
+    ok(run_cli("-source", db.url, "-direction", "up"))  # without it, the down file is not needed
+    assert db.applied() == [V1, V2, V3, V4]
