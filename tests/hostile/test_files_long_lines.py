@@ -115,7 +115,7 @@ def test_a_200mb_csv_line_loads(run_cli, tmp_path: Path) -> None:  # type: ignor
     _no_straddle(result)
     cli_ok(result)
     lengths = [len(v) for v in pq.read_table(tmp_path / "out").column("text").to_pylist() if v]
-    assert sorted(lengths) == [5, 200 * MB]
+    assert sorted(lengths) == [5, 6, 200 * MB]
 
 
 def test_a_max_line_bytes_below_a_block_is_a_usage_error(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
