@@ -130,3 +130,35 @@ def negative_zero(column: pa.Array) -> pa.Array:
     """True where a float is -0.0 (equal to 0.0, but 1/x is negative)."""
     zero = pc.equal(column, pa.scalar(0.0, column.type))
     return pc.and_(zero, pc.less(pc.divide(pa.scalar(1.0, column.type), column), 0))
+
+
+def _scalar_kind(t: pa.DataType | None) -> str | None:
+    if t is None or isinstance(t, pa.BaseExtensionType):
+        return None
+    for kind, test in (
+        ("int", pa.types.is_integer),
+        ("float", pa.types.is_floating),
+        ("decimal", pa.types.is_decimal),
+        ("timestamp", pa.types.is_timestamp),
+        ("time", pa.types.is_time),
+        ("date", pa.types.is_date),
+    ):
+        if test(t):
+            return kind
+    return None
+
+
+def load_field(source: pa.Field, target: pa.DataType | None, sql_type: str) -> pa.Field:
+    """The field the shared writer converts ``source`` to before loading (sql_convert; with
+    -on-error skip/reject a value that does not fit drops its row): the target column's Arrow
+    type for numbers and times, the source's own type otherwise (text, JSON, UUID, binary go
+    in as they are)."""
+    from colmig.backends.sql_common import SQL_TYPE_KEY
+
+    if _scalar_kind(source.type) is None or _scalar_kind(target) is None or target is None:
+        return source
+    if source.type.equals(target):
+        return source
+    if pa.types.is_float16(source.type) or pa.types.is_float16(target):
+        return source
+    return pa.field(source.name, target, True, {SQL_TYPE_KEY: sql_type.encode()})

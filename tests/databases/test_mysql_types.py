@@ -151,3 +151,17 @@ def test_nan_and_negative_zero_are_refused_naming_column(run_cli, mariadb_url: s
         assert "column f" in result.stderr and word in result.stderr, result.stderr
         assert "string" in result.stderr  # the exact alternative
         assert mysql_rows(mariadb_url, "SELECT COUNT(*) FROM t") == [(0,)]
+
+
+def test_on_error_skip_drops_only_the_rows_that_do_not_fit(
+    run_cli, mariadb_url: str, tmp_path: Path
+):
+    mysql_rows(mariadb_url, "CREATE TABLE small (id INT, v SMALLINT)")
+    (tmp_path / "in.csv").write_text("id,v\n1,5\n2,70000\n3,-7\n")
+    result = run_cli(
+        "-mode", "data", "-source", "file://in.csv", "-target", mariadb_url, "-table", "small",
+        "-on-error", "skip",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "70000" in result.stderr  # logged, not silent
+    assert mysql_rows(mariadb_url, "SELECT id, v FROM small ORDER BY id") == [(1, 5), (3, -7)]

@@ -105,7 +105,7 @@ def test_migrations_then_sample_into_sensor_data(run_cli, tmp_path: Path):
     first = conn.execute(
         "SELECT timestamp, quality FROM sensor_data WHERE sensor_id = 'pa-t01' ORDER BY 1 LIMIT 1"
     ).fetchone()
-    assert first == ("2024-03-01T00:00:00", 0.983)
+    assert first == ("2024-03-01T00:00:00.000000", 0.983)
 
 
 def test_existing_real_column_refuses_an_integer_a_double_cannot_hold(run_cli, tmp_path: Path):

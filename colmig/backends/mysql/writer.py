@@ -24,10 +24,10 @@ import pyarrow.compute as pc
 
 from colmig.backends.mysql.errors import error_class
 from colmig.backends.mysql.fit import fit_batch
-from colmig.backends.mysql.typemap import check_compatible, create_table_sql
+from colmig.backends.mysql.typemap import arrow_type, check_compatible, create_table_sql
 from colmig.backends.sql_common import LEDGER_TABLE, stats_kind
 from colmig.backends.sql_writer import SqlWriter
-from colmig.backends.target_fit import Position
+from colmig.backends.target_fit import Position, load_field
 from colmig.config import Settings
 from colmig.errors import ColmigError, ConnectionFailedError, TargetError
 from colmig.urls import URL, redact_secrets
@@ -175,7 +175,15 @@ class MysqlWriter(SqlWriter):
         )
         rows = [tuple(r) for r in cur.fetchall()]
         self._columns[table] = {str(r[0]): r for r in rows}
-        return check_compatible(schema, rows, table)
+        check_compatible(schema, rows, table)
+        by_name = self._columns[table]
+        return pa.schema(
+            [
+                load_field(f, arrow_type(str(r[1]), str(r[2]), str(r[5] or "")), str(r[2]))
+                for f in schema
+                for r in [by_name[f.name]]
+            ]
+        )
 
     def _create_table(self, cur: Any, table: str, schema: pa.Schema, keys: list[str]) -> pa.Schema:
         cur.execute(create_table_sql(table, schema, keys, self.quote))

@@ -19,7 +19,7 @@ from colmig.backends.base import ColumnStats, JobInfo, Partition
 from colmig.backends.sql_common import LEDGER_TABLE, range_predicate, sql_string
 from colmig.backends.sql_writer import SqlWriter
 from colmig.backends.sqlite.fit import storage_batch
-from colmig.backends.target_fit import Position
+from colmig.backends.target_fit import Position, load_field
 from colmig.config import Settings
 from colmig.errors import ColmigError, TargetError, TransientError
 from colmig.urls import URL
@@ -191,7 +191,9 @@ class SqliteWriter(SqlWriter):
             raise TargetError(
                 f"table {table} is incompatible with the data:\n" + "\n".join(problems), table=table
             )
-        return schema
+        return pa.schema(
+            [load_field(f, arrow_type(declared[f.name]), declared[f.name]) for f in schema]
+        )
 
     def _create_table(self, cur: Any, table: str, schema: pa.Schema, keys: list[str]) -> pa.Schema:
         cols = [
