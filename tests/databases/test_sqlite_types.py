@@ -141,3 +141,17 @@ def test_existing_numeric_decimal_column_keeps_15_digits_and_refuses_more(run_cl
     assert refused.returncode == 5, refused.stderr
     assert "column d" in refused.stderr and "15 significant digits" in refused.stderr
     assert conn.execute("SELECT COUNT(*) FROM t").fetchone() == (2,)
+
+
+def test_columns_holding_only_nulls_read_back(run_cli, tmp_path: Path):
+    table = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int64()),
+            "b": pa.array([None, None], pa.binary()),
+            "d": pa.array([None, None], pa.decimal128(38, 10)),
+        }
+    )
+    assert _load(run_cli, tmp_path, table).returncode == 0
+    back = _back(run_cli, tmp_path).sort_by("id")
+    assert back.schema.field("b").type == pa.binary()
+    assert back.column("b").to_pylist() == [None, None]

@@ -53,7 +53,10 @@ def decode(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     arrays = []
     for field in schema:
         column = batch.column(batch.schema.get_field_index(field.name))
-        if pa.types.is_time(field.type) and not pa.types.is_time(column.type):
+        if column.null_count == len(column) and not column.type.equals(field.type):
+            # ADBC types a column with no values in the batch as it likes (int64 for a BLOB).
+            column = pa.nulls(len(column), field.type)
+        elif pa.types.is_time(field.type) and not pa.types.is_time(column.type):
             column = _time(column, field.type)
         elif pa.types.is_timestamp(field.type) and pa.types.is_string(column.type):
             column = _timestamp(column, field.type)
