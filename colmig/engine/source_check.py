@@ -12,6 +12,7 @@ Everything here is bounded in memory: DuckDB streams the files, databases aggreg
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any
@@ -261,6 +262,7 @@ def _database(reader: Any, schema: pa.Schema) -> IndependentSource:
     if len(choices) != 1:
         raise NotAvailable("several source tables")
     expr = _checksum_function(reader.dialect)
+    padded = _padded_chars(reader, choices[0])
     parts = ["COUNT(*)"]
     kinds = []
     for field in schema:
@@ -268,7 +270,11 @@ def _database(reader: Any, schema: pa.Schema) -> IndependentSource:
         if kind == "none":
             continue
         col = reader.quote(field.name)
-        parts += [f"COUNT(*) - COUNT({col})", expr(col, kind, field.type)]
+        checksum = expr(col, kind, field.type)
+        if field.name in padded:
+            # char(n)::text drops the padding the job reads (and writes): hash it padded.
+            checksum = checksum.replace(f"{col}::text", f"rpad({col}::text, {padded[field.name]})")
+        parts += [f"COUNT(*) - COUNT({col})", checksum]
         kinds.append((field.name, kind))
     sql = f"SELECT {', '.join(parts)} FROM {reader._from(choices[0])}"
     row = reader._fetch_one(sql)
@@ -277,6 +283,19 @@ def _database(reader: Any, schema: pa.Schema) -> IndependentSource:
     chosen = pa.schema([schema.field(name) for name, _ in kinds])
     stats = stats_from_row(chosen, row)
     return IndependentSource(f"SQL aggregates in the {reader.dialect} source", int(row[0]), stats)
+
+
+def _padded_chars(reader: Any, choice: Any) -> dict[str, int]:
+    """PostgreSQL char(n) columns of the source table and their n."""
+    if reader.dialect != "postgres" or not choice.source:
+        return {}
+    table = reader.quote(choice.source).replace("'", "''")
+    row = reader._fetch_one(
+        "SELECT json_object_agg(attname, atttypmod - 4)::text FROM pg_attribute"
+        f" WHERE attrelid = to_regclass('{table}') AND atttypid = 'bpchar'::regtype"
+        " AND attnum > 0 AND NOT attisdropped AND atttypmod > 4"
+    )
+    return {str(k): int(v) for k, v in json.loads(row[0]).items()} if row and row[0] else {}
 
 
 def _checksum_function(dialect: str) -> Any:

@@ -161,7 +161,9 @@ def test_a_postgres_source_is_checked_by_sql_aggregates(
     with pg.connect(pg_url) as conn, conn.cursor() as cur:
         cur.execute(
             "CREATE TABLE readings AS SELECT i AS id, 'x' || i AS name,"
-            " (i / 3.0)::numeric(12,4) AS value, now() - i * interval '1 minute' AS at"
+            " (i / 3.0)::numeric(12,4) AS value, now() - i * interval '1 minute' AS at,"
+            " 'ab'::char(5) AS code, gen_random_uuid() AS u, ('{\"a\": ' || i || '}')::jsonb AS j,"
+            " decode('00ff', 'hex') AS raw, i % 2 = 0 AS even"
             " FROM generate_series(1, 500) i"
         )
         conn.commit()
