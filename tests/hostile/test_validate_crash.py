@@ -88,3 +88,12 @@ def test_files_to_sqlite_validates(run_cli, tmp_path: Path) -> None:  # type: ig
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 rows written" in result.stdout
     assert "DuckDB read_csv (3 rows)" in result.stdout and ": OK" in result.stdout
+
+
+def test_a_column_without_a_checksum_is_named_as_not_checked(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    table = pa.table({"id": [1, 2], "took": pa.array([5, None], pa.duration("us"))})
+    pq.write_table(table, tmp_path / "dur.parquet")
+    result = _load(run_cli, tmp_path, "dur", "file://./out")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "not checked: took (no checksum for duration[us])" in result.stdout
+    assert "column took not checked" in result.stderr
