@@ -155,3 +155,19 @@ def test_columns_holding_only_nulls_read_back(run_cli, tmp_path: Path):
     back = _back(run_cli, tmp_path).sort_by("id")
     assert back.schema.field("b").type == pa.binary()
     assert back.column("b").to_pylist() == [None, None]
+
+
+def test_columns_mixing_storage_classes_or_starting_with_nulls_are_read(run_cli, tmp_path: Path):
+    conn = sqlite3.connect(tmp_path / "t.db")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n DECIMAL(10,2), b BLOB, f DOUBLE)")
+    rows = [
+        (i, 1 if i < 1500 else 2.5, None if i < 1500 else b"x", None if i < 1500 else 0.5)
+        for i in range(3000)
+    ]  # ADBC types a column from its first rows: INT64 for n, nothing useful for b and f
+    conn.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
+    conn.commit()
+    back = _back(run_cli, tmp_path).sort_by("id")
+    assert back.num_rows == 3000
+    assert back.column("n").to_pylist()[1499:1501] == [Decimal("1.00"), Decimal("2.50")]
+    assert back.column("b").to_pylist()[1499:1501] == [None, b"x"]
+    assert back.column("f").to_pylist()[1499:1501] == [None, 0.5]

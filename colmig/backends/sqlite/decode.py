@@ -5,11 +5,13 @@ Used by the reader and by the writer's ``-validate`` statistics."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from colmig.backends.sql_common import conform
+from colmig.backends.sqlite.writer import arrow_type
 
 _EPOCH = dt.datetime(1970, 1, 1)
 
@@ -68,3 +70,42 @@ def decode(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     names = [f.name for f in schema]
     fixed = pa.RecordBatch.from_arrays(arrays, names=names)
     return conform(fixed, schema)
+
+
+def typed_select(
+    quote: Callable[[str], str], source: str, columns: list[tuple[str, str]], where: str | None
+) -> str:
+    """``SELECT columns FROM source [WHERE where]`` with one storage class per column, after a
+    first row of typed literals that the caller drops.
+
+    ADBC types each column from the first batch and fails on any other type later ("Type
+    mismatch in column 1: expected INT64 but got DOUBLE" for a NUMERIC column holding 1 and
+    2.5, or a column whose first rows are NULL). Decimal columns are read as text, REAL ones
+    as REAL; the literal row fixes every column's type. Decimal text goes through Arrow's
+    parser, so a value the column's scale cannot hold fails loudly, never rounds."""
+    selected, typed = [], []
+    for name, declared in columns:
+        col = quote(name)
+        wanted = arrow_type(declared)
+        expr, literal = col, "NULL"
+        if wanted is None:
+            pass
+        elif pa.types.is_decimal(wanted):
+            # A NUMERIC column keeps a decimal as REAL only when 15 digits hold it exactly
+            # (see fit.py); %!.15g gives those digits back (CAST AS TEXT may print 17).
+            real = f"printf('%!.15g', {col})"
+            expr = f"CASE WHEN typeof({col}) = 'real' THEN {real} ELSE CAST({col} AS TEXT) END"
+            literal = "''"
+        elif pa.types.is_floating(wanted):
+            expr, literal = f"CAST({col} AS REAL)", "0.0"
+        elif pa.types.is_integer(wanted) or pa.types.is_boolean(wanted):
+            literal = "0"
+        elif pa.types.is_binary(wanted):
+            literal = "X''"
+        else:
+            literal = "''"  # text, JSON, UUID, dates, times, timestamps: ISO text
+        selected.append(f"{expr} AS {col}")
+        typed.append(f"{literal} AS {col}")
+    body = f"SELECT {', '.join(selected)} FROM {source}"
+    body = f"{body} WHERE {where}" if where else body
+    return f"SELECT {', '.join(typed)} UNION ALL {body}"

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from colmig.backends.sql_common import TableChoice
 from colmig.backends.sql_reader import SqlReader
-from colmig.backends.sqlite.decode import decode
+from colmig.backends.sqlite.decode import decode, typed_select
 from colmig.backends.sqlite.writer import arrow_type, connect
 from colmig.config import Settings
 from colmig.errors import ColmigError, ConnectionFailedError, TargetError, TransientError
@@ -47,10 +47,16 @@ class SqliteReader(SqlReader):
 
         # Text that stands for another type (TIME) is decoded here; conform does the rest.
         schema = self._schema
+        skip = 1 if sql in self.__dict__.setdefault("_typed_first_row", set()) else 0
 
         def batches() -> Iterator[pa.RecordBatch]:
             _owner = cur
+            dropped = skip
             for batch in reader:
+                if dropped:
+                    batch, dropped = batch.slice(dropped), 0
+                    if not batch.num_rows:
+                        continue
                 yield batch if schema is None else decode(batch, schema)
             del _owner
 
@@ -70,6 +76,22 @@ class SqliteReader(SqlReader):
             return TransientError
         # A local file: no connection to lose; the query or its data failed (exit 4).
         return TargetError
+
+    def _select(self, choice: TableChoice, where: str | None) -> str:
+        """A table's rows with one storage class per column, which ADBC needs: it types each
+        column from the first batch and fails on any other type later ("Type mismatch in
+        column 1: expected INT64 but got DOUBLE" for a NUMERIC column holding 1 and 2.5, or a
+        column whose first rows are NULL). Decimal columns are read as text and REAL ones as
+        REAL; a first row of typed literals (dropped in _open_stream) fixes every type."""
+        if not choice.source:
+            return super()._select(choice, where)
+        rows = self._fetch_all("SELECT name, type FROM pragma_table_info(?)", (choice.source,))
+        if not rows:
+            return super()._select(choice, where)
+        columns = [(str(name), str(declared or "")) for name, declared in rows]
+        sql = typed_select(self.quote, self._from(choice), columns, where)
+        self.__dict__.setdefault("_typed_first_row", set()).add(sql)
+        return sql
 
     def _fetch_all(self, sql: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
         conn = connect(self.url)

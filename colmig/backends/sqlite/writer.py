@@ -302,7 +302,7 @@ class SqliteWriter(SqlWriter):
     ) -> dict[str, ColumnStats]:
         """The canonical statistics (colmig.engine.checksums) of the rows the table holds,
         computed by the same code as the source side over the stored values read back."""
-        from colmig.backends.sqlite.decode import decode
+        from colmig.backends.sqlite.decode import decode, typed_select
         from colmig.engine.checksums import StatsAccumulator
 
         accumulator = StatsAccumulator(schema)
@@ -311,10 +311,14 @@ class SqliteWriter(SqlWriter):
             if not self._table_exists(cur, table):
                 self.conn.rollback()
                 return {}
-            names = ", ".join(self.quote(f.name) for f in schema)
-            clause = f" WHERE {where}" if where else ""
-            cur.execute(f"SELECT {names} FROM {self.quote(table)}{clause}")
+            cur.execute("SELECT name, type FROM pragma_table_info(?)", (table,))
+            declared = {str(r[0]): str(r[1] or "") for r in cur.fetchall()}
+            columns = [(f.name, declared.get(f.name, "")) for f in schema]
+            cur.execute(typed_select(self.quote, self.quote(table), columns, where))
+            first = True
             for batch in cur.fetch_record_batch():
+                if first:  # the row of typed literals
+                    batch, first = batch.slice(1), False
                 accumulator.add(decode(batch, schema))
             self.conn.rollback()
         return accumulator.result()
