@@ -147,6 +147,15 @@ class StatsAccumulator:
         if self._pending_rows >= FOLD_ROWS:
             self._fold()
 
+    @property
+    def pending_rows(self) -> int:
+        """Rows added but not yet summed (held in memory)."""
+        return self._pending_rows
+
+    def flush(self) -> None:
+        """Sum what is pending now (callers holding many accumulators bound memory so)."""
+        self._fold()
+
     def _fold(self) -> None:
         if not self._pending:
             return

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from colmig.backends.base import ColumnStats, Reader
 from colmig.backends.sql_common import stats_kind
-from colmig.engine.checksums import StatsAccumulator, add_stats
+from colmig.engine.checksums import FOLD_ROWS, StatsAccumulator, add_stats
 from colmig.engine.validate import IndependentSource
 
 log = logging.getLogger("colmig")
@@ -122,6 +122,9 @@ def _files(
                 rows, _rejects = compiled.apply(rows)
             path = original.get(name, name)
             per_file.setdefault(path, StatsAccumulator(output_schema)).add(rows)
+        if sum(acc.pending_rows for acc in per_file.values()) > FOLD_ROWS:
+            for acc in per_file.values():  # many small files: memory stays bounded
+                acc.flush()
     con.close()
     per_path = {path: (acc.rows, acc.result()) for path, acc in per_file.items()}
     total_rows = sum(rows for rows, _ in per_path.values())
