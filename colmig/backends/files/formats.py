@@ -49,6 +49,7 @@ _COMPRESSIONS = {
 _FORMAT_ALIASES = {"ndjson": "jsonl", "feather": "arrow", "ipc": "arrow", "json_lines": "jsonl"}
 CSV_BLOCK = 8 << 20
 SNIFF_BLOCK = 1 << 20
+NAMES_BLOCK = 64 << 10
 #: Decompressed Parquet/Arrow files spill from memory to disk past this size.
 SPOOL_BYTES = 64 << 20
 
@@ -311,8 +312,16 @@ def sniff_schema(
         if fmt in ("csv", "tsv"):
             # Malformed rows do not change the schema; reading them reports them with lines.
             tolerant = BadRows("skip")
-            reader = csv_stream(stream, fmt, options, None, None, tolerant, block_size=block_size)
-            schema = reader.schema
+            # Only the names are needed here: a small block holds the header of most files.
+            try:
+                schema = csv_stream(
+                    stream, fmt, options, None, None, tolerant, block_size=NAMES_BLOCK
+                ).schema
+            except pa.ArrowInvalid:
+                with open_binary(fs, path, compression) as again:
+                    schema = csv_stream(
+                        again, fmt, options, None, None, tolerant, block_size=block_size
+                    ).schema
             if options.header is False:
                 schema = pa.schema([f.with_name(_generated_name(i)) for i, f in enumerate(schema)])
             # The head gave the names; the types come from the first block (later values

@@ -8,6 +8,7 @@ to be text is not looked at again, so most of the cost is one cast per number co
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 import numpy as np
@@ -21,6 +22,10 @@ _TIME = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?$"
 #: Numbers with more significant digits than this may not be exact doubles: checked one by one.
 DOUBLE_DIGITS = 15
 SAMPLE = 512
+_NUMBER = re.compile(r"\s*[+-]?(\d|\.\d|inf|nan)", re.IGNORECASE)
+_DATE = re.compile(r"\s*\d{4}-\d\d-\d\d")
+#: Arrow's CSV booleans.
+_BOOLEANS = {"1", "0", "true", "false", "True", "False", "TRUE", "FALSE"}
 
 
 def observe(facts: Facts, values: pa.Array, first_row: int, timestamp_format: str | None) -> None:
@@ -33,18 +38,22 @@ def observe(facts: Facts, values: pa.Array, first_row: int, timestamp_format: st
     seen_times = facts.kinds and facts.kinds <= {"ts", "tsz"}
     if seen_times and _timestamps(facts, values, first_row, timestamp_format):
         return
-    if _try(present, pa.int64()):
+    # Every value must parse, so the first one rules kinds out for the price of a regex (a
+    # failing Arrow cast costs about a millisecond, even on a small sample).
+    first = str(present[0].as_py())
+    number = _NUMBER.match(first) is not None
+    if number and _try(present, pa.int64()):
         facts.kinds.add("int")
         _digits(facts, present, integers=True)
         return
-    floats = _cast(present, pa.float64())
+    floats = _cast(present, pa.float64()) if number else None
     if floats is not None:
         _number(facts, present, floats)
         return
-    if _try(present, pa.bool_()):
+    if first in _BOOLEANS and _try(present, pa.bool_()):
         facts.kinds.add("bool")
         return
-    if _try(present, pa.date32()):
+    if _DATE.match(first) and _try(present, pa.date32()):
         facts.kinds.add("date")
         return
     if _looks(present[0], _TIME) and pc.all(pc.match_substring_regex(present, _TIME)).as_py():
@@ -52,14 +61,13 @@ def observe(facts: Facts, values: pa.Array, first_row: int, timestamp_format: st
         if pc.any(pc.match_substring(present, ".")).as_py():
             facts.finer("ns")
         return
-    if _timestamps(facts, values, first_row, timestamp_format):
+    stamp = timestamp_format is not None or _DATE.match(first) is not None
+    if stamp and _timestamps(facts, values, first_row, timestamp_format):
         return
     facts.kinds.add("text")
 
 
 def _looks(value: pa.Scalar, pattern: str) -> bool:
-    import re
-
     return re.search(pattern, str(value.as_py())) is not None
 
 
