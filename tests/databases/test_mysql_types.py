@@ -165,3 +165,16 @@ def test_on_error_skip_drops_only_the_rows_that_do_not_fit(
     assert result.returncode == 0, result.stderr
     assert "70000" in result.stderr  # logged, not silent
     assert mysql_rows(mariadb_url, "SELECT id, v FROM small ORDER BY id") == [(1, 5), (3, -7)]
+
+
+def test_zero_date_is_bad_source_data_with_a_hint_not_a_panic(
+    run_cli, mariadb_url: str, tmp_path: Path
+):
+    mysql_rows(mariadb_url, "CREATE TABLE zd (id INT PRIMARY KEY, d DATE)")
+    mysql_rows(mariadb_url, "INSERT INTO zd VALUES (1, '0000-00-00'), (2, '2024-01-01')")
+    result = run_cli(
+        "-mode", "data", "-source", mariadb_url, "-table", "zd", "-target", "file://out/",
+        env={"RUST_BACKTRACE": "0"},
+    )  # fmt: skip
+    assert result.returncode == 4, result.stderr
+    assert "NULLIF" in result.stderr and "Traceback" not in result.stderr

@@ -218,7 +218,10 @@ class MysqlReader(SqlReader):
         text = redact_secrets(str(exc)).strip()
         message = text.splitlines()[0] if text else type(exc).__name__
         return SourceDataError(
-            f"{self.dialect} source {self.url.redacted}: {message}", url=self.url.redacted
+            f"{self.dialect} source {self.url.redacted}: {message} (a value Arrow cannot hold,"
+            " such as a zero date 0000-00-00: select it with NULLIF(col, '0000-00-00') or"
+            " CAST(col AS CHAR) in -query)",
+            url=self.url.redacted,
         )
 
 
