@@ -110,6 +110,7 @@ class FileReader(Reader):
             assume_tz=query.get("assume_tz", settings.assume_tz),
             declared=tuple(declared_types(settings.schema, settings.column_type).items()),
             on_error=settings.on_error,
+            infer_all=query.get("infer", settings.infer) == "all",
             scheme=url.scheme,
         )
         self.forced_format = query.get("format", settings.format)
