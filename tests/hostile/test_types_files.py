@@ -273,10 +273,16 @@ def test_jsonl_offsets_are_utc_instants_and_naive_ones_are_refused(run_cli, tmp_
 
 def test_jsonl_invalid_utf8_names_line_and_byte(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "in.jsonl").write_bytes(b'{"id": 1, "s": "ok"}\n{"id": 2, "s": "caf\xe9"}\n')
-    result = run_cli(*data_args("file://./in.jsonl", "file://./out"))
-    assert result.returncode == 4, result.stderr
-    assert "in.jsonl:2:" in result.stderr and "byte offset 40" in result.stderr
-    assert "Traceback" not in result.stderr
+    # Under reject too: JSON Lines rows with such bytes are not set aside (yet), never loaded.
+    runs = [
+        data_args("file://./in.jsonl", f"file://./out-{m}", "-on-error", m)
+        for m in ("fail", "reject")
+    ]
+    for result in run_parallel(run_cli, *runs):
+        assert result.returncode == 4, result.stderr
+        assert "in.jsonl:2:" in result.stderr and "byte offset 40" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("out-*/**/*.parquet"))
 
 
 def test_jsonl_declared_types(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

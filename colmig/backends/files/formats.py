@@ -542,10 +542,18 @@ def iter_batches(
                 read_options=pajson.ReadOptions(block_size=block_size),
                 parse_options=explicit,
             )
-            if not stamps:
-                yield from reader
-                return
             for batch in reader:
-                yield _placed(batch, stamps, None)
+                try:
+                    # Arrow's JSON parser does not check UTF-8: a text column would carry
+                    # bytes no target can decode.
+                    batch.validate(full=True)
+                except pa.ArrowInvalid:
+                    from colmig.backends.files.scan import invalid_utf8, utf8_error
+
+                    located = invalid_utf8(fs, path, compression)
+                    if located is None:
+                        raise
+                    raise utf8_error(path, options, located) from None
+                yield _placed(batch, stamps, None) if stamps else batch
         else:
             yield from _read_json_array(stream, path).to_batches()

@@ -208,8 +208,8 @@ def utf8_error(path: str, options: Any, located: tuple[int, int] | None) -> Sour
     line, offset = located
     return SourceDataError(
         f"{shown}:{line}: invalid UTF-8 at byte offset {offset}; colmig reads text as UTF-8"
-        " (convert the file, e.g. iconv -f latin1 -t utf-8, or use -on-error skip|reject to"
-        " set such rows aside)",
+        " (convert the file, e.g. iconv -f latin1 -t utf-8; -on-error skip|reject sets such"
+        " CSV rows aside)",
         file=shown,
         line=line,
     )
