@@ -161,7 +161,8 @@ def test_compression_from_the_url(tmp_path: Path) -> None:
         (["1", "true"], pa.bool_()),  # Arrow's CSV booleans: 1/0 and true/false
         (["2024-03-01", "2024-03-02"], pa.date32()),
         (["2024-03-01", "2024-03-01 10:00:00"], pa.timestamp("s")),
-        (["2024-03-01T10:00:00Z", "2024-03-01T10:00:00.5+05:00"], pa.timestamp("ns", "UTC")),
+        (["2024-03-01T10:00:00Z", "2024-03-01T10:00:00.5+05:00"], pa.timestamp("ms", "UTC")),
+        (["0001-01-01 00:00:00.000001", "9999-12-31 23:59:59"], pa.timestamp("us")),
         (["", ""], pa.null()),
     ],
 )

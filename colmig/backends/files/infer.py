@@ -187,7 +187,9 @@ def _add_times(
 
 def _unit(values: pa.Array, zoned: bool, timestamp_format: str | None) -> str | None:
     tz = "UTC" if zoned else None
-    for unit in ("s", "ns"):
+    # The coarsest unit that holds every value exactly (Arrow's parser refuses to drop
+    # digits); not nanoseconds first, whose range ends in 2262.
+    for unit in ("s", "ms", "us", "ns"):
         fmt = None if zoned else timestamp_format
         if _cast(values, pa.timestamp(unit, tz), fmt) is not None:
             return unit
