@@ -171,7 +171,7 @@ class Settings:
     )
     infer: str = _opt(
         "head",
-        "CSV column types from each file's first 8 MiB, later values checked (head), or from"
+        "CSV column types from each file's first MiB, later values checked (head), or from"
         " every value, one more pass at plan time (all); JSON Lines always reads all",
         choices=("head", "all"),
         group="files",
