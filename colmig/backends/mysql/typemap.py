@@ -51,7 +51,11 @@ def mysql_type(field: pa.Field, key: bool = False) -> tuple[str, str]:
         return f"DATETIME({_TS_DIGITS[t.unit]})", ("colmig:utc" if t.tz else "")
     if pa.types.is_time(t):
         return "TIME(6)", ""
-    raise TargetError(f"column {field.name}: Arrow type {field.type} has no MySQL mapping")
+    raise TargetError(
+        f"column {field.name}: Arrow type {field.type} has no MySQL mapping; cast it in a"
+        " transform (a duration to int64 of its unit, a list or struct to JSON text)",
+        column=field.name,
+    )
 
 
 def arrow_type(data_type: str, column_type: str, comment: str) -> pa.DataType | None:

@@ -72,7 +72,11 @@ def sqlite_type(field: pa.Field) -> str:
         return f"TIMESTAMP{'TZ' if t.tz else ''}({ {'s': 0, 'ms': 3, 'us': 6, 'ns': 9}[t.unit] })"
     if pa.types.is_time(t):
         return "TIME(9)" if t == pa.time64("ns") else "TIME"
-    raise TargetError(f"column {field.name}: Arrow type {field.type} has no SQLite mapping")
+    raise TargetError(
+        f"column {field.name}: Arrow type {field.type} has no SQLite mapping; cast it in a"
+        " transform (a duration to int64 of its unit, a list or struct to JSON text)",
+        column=field.name,
+    )
 
 
 def arrow_type(declared: str) -> pa.DataType | None:
