@@ -26,7 +26,13 @@ import pyarrow.parquet as pq
 from colmig.backends.base import Capabilities, ColumnStats, JobInfo, Partition, Writer, WriteResult
 from colmig.backends.files import fs as fsmod
 from colmig.backends.files import layout
-from colmig.backends.files.storable import check_storable, panic_types
+from colmig.backends.files.storable import (
+    check_json_values,
+    check_storable,
+    panic_types,
+    utc_for_text,
+    utc_schema,
+)
 from colmig.backends.sql_common import short_hash
 from colmig.config import Settings, parse_size
 from colmig.errors import ColmigError, ConfigError, TargetError
@@ -252,7 +258,7 @@ class FileWriter(Writer):
                 write_statistics=True,
             )
         elif self.format == "csv":
-            writer = pacsv.CSVWriter(handle, schema)
+            writer = pacsv.CSVWriter(handle, utc_schema(schema))
         elif self.format == "arrow":
             options = None if self.codec == "none" else pa.ipc.IpcWriteOptions(compression="zstd")
             writer = pa.ipc.new_file(handle, schema, options=options)
@@ -283,6 +289,10 @@ class FileWriter(Writer):
     def _write_now(self, current: _OpenFile, batches: list[pa.RecordBatch]) -> None:
         self._active = self._shown(current.final)
         table = pa.Table.from_batches(batches)
+        if self.format in ("csv", "jsonl"):
+            table = utc_for_text(table)
+        if self.format == "jsonl":
+            check_json_values(table, self.describe(), current.rows)
         current.rows += table.num_rows
         if self.format == "parquet":
             current.writer.write_table(table, row_group_size=self.row_group_rows)
