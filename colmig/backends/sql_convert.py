@@ -22,6 +22,8 @@ from colmig.errors import TargetError
 _CHUNK = 512
 #: Load-schema field metadata: fractional-second digits of a timestamp(p)/time(p) column.
 DIGITS_KEY = b"colmig.digits"
+#: Load-schema field metadata: the target's text cannot hold NUL (PostgreSQL).
+NO_NUL_KEY = b"colmig.nonul"
 
 
 class ValueDoesNotFit(TargetError):
@@ -84,7 +86,7 @@ _CONVERTIBLE = {
     "date": {"date", "timestamp"},
     "time": {"time"},
     "duration": {"duration", "interval"},
-    "text": {"text"},
+    "text": {"text", "decimal"},
     "binary": {"binary"},
 }
 
@@ -102,12 +104,16 @@ def needs_check(source: pa.DataType, target: pa.DataType) -> bool:
     return not source.equals(target)
 
 
-def convert(array: pa.Array, to: pa.DataType, digits: int | None = None) -> pa.Array:
+def convert(
+    array: pa.Array, to: pa.DataType, digits: int | None = None, no_nul: bool = False
+) -> pa.Array:
     """Convert ``array`` to ``to`` exactly; raises ValueError/ArrowInvalid on any loss.
 
     ``digits``: fractional-second digits the target column keeps (``timestamp(3)``) when
     fewer than ``to``'s unit holds; a value with more is refused, not rounded."""
     out = _convert(array, to)
+    if no_nul and _kind(out.type) == "text" and pc.any(pc.match_substring(out, "\x00")).as_py():
+        raise ValueError("contains a NUL character (\\x00), which the target's text cannot hold")
     if digits is not None and (pa.types.is_timestamp(to) or pa.types.is_time(to)):
         _check_digits(out, digits)
     return out
@@ -216,15 +222,16 @@ def first_misfits(
     target_name: str,
     limit: int,
     digits: int | None = None,
+    no_nul: bool = False,
 ) -> list[Misfit]:
     """Rows of ``array`` (up to ``limit``) whose values do not convert to ``to``."""
     out: list[Misfit] = []
     for start in range(0, len(array), _CHUNK):
         chunk = array.slice(start, _CHUNK)
-        if _converts(chunk, to, digits) is None:
+        if _converts(chunk, to, digits, no_nul) is None:
             continue
         for offset in range(len(chunk)):
-            reason = _converts(chunk.slice(offset, 1), to, digits)
+            reason = _converts(chunk.slice(offset, 1), to, digits, no_nul)
             if reason is not None:
                 value = _shown(chunk.slice(offset, 1))
                 misfit = Misfit(column, start + offset, value, target_name, reason, str(array.type))
@@ -249,9 +256,11 @@ def _shown(one: pa.Array) -> str:
     return str(value)
 
 
-def _converts(array: pa.Array, to: pa.DataType, digits: int | None) -> str | None:
+def _converts(
+    array: pa.Array, to: pa.DataType, digits: int | None, no_nul: bool = False
+) -> str | None:
     try:
-        convert(array, to, digits)
+        convert(array, to, digits, no_nul)
     except (pa.ArrowInvalid, ValueError, OverflowError) as exc:
         return _reason(exc)
     return None
@@ -283,18 +292,22 @@ def fit_batch(
         column = batch.column(batch.schema.get_field_index(field.name))
         raw_digits = (field.metadata or {}).get(DIGITS_KEY)
         digits = int(raw_digits) if raw_digits is not None else None
-        if column.type.equals(field.type) and digits is None:
+        no_nul = NO_NUL_KEY in (field.metadata or {})
+        if column.type.equals(field.type) and digits is None and not no_nul:
             arrays[field.name] = column
             continue
         if not _known(column.type, field.type) and fallback is not None:
             arrays[field.name] = fallback(column, field.type)
             continue
         try:
-            arrays[field.name] = convert(column, field.type, digits)
+            arrays[field.name] = convert(column, field.type, digits, no_nul)
         except (pa.ArrowInvalid, ValueError, OverflowError):
             limit = len(column) if lenient else 1
             target = names.get(field.name, str(field.type))
-            misfits.extend(first_misfits(column, field.type, field.name, target, limit, digits))
+            found = first_misfits(column, field.type, field.name, target, limit, digits, no_nul)
+            if not found:
+                raise  # no single value fails: not a value problem, keep the original error
+            misfits.extend(found)
             if not lenient:
                 return batch.slice(0, 0), misfits[:1]
     if misfits:

@@ -670,3 +670,14 @@ def test_data_path_libpq_uri_has_a_connect_timeout_and_encodes_the_password() ->
     assert "table" not in query and parts.path == "/my%20db"
     own = libpq_uri(parse("postgres://u:p@h/db?connect_timeout=3"))
     assert parse_qs(urlsplit(own).query)["connect_timeout"] == ["3"]
+
+
+@pytest.mark.postgres
+def test_nul_in_text_is_refused_naming_column_and_row(
+    run_cli: Any, pg_url: str, tmp_path: Path
+) -> None:
+    source = _parquet(tmp_path / "nul.parquet", pa.table({"id": [1, 2], "s": ["ok", "a\x00b"]}))
+    refused = data(run_cli, "-source", source, "-target", pg_url, "-target-table", "nul")
+    assert refused.returncode in (5, 8), refused.stdout + refused.stderr
+    assert "column s: value 'a\\x00b' at row 2" in refused.stderr
+    assert "NUL" in refused.stderr

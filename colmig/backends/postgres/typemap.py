@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from colmig.backends.sql_common import SQL_TYPE_KEY, quote_name
-from colmig.backends.sql_convert import DIGITS_KEY, convertible
+from colmig.backends.sql_convert import DIGITS_KEY, NO_NUL_KEY, convertible
 from colmig.errors import TargetError
 
 #: Field metadata key a source may set to force a SQL type family (json, jsonb, uuid, numeric).
@@ -238,6 +238,8 @@ def _load_field(name: str, wire: pa.DataType, type_name: str) -> pa.Field:
     if match and int(match.group(2)) < 6:
         # PostgreSQL rounds to the column's precision: check the digits instead.
         meta[DIGITS_KEY] = match.group(2).encode()
+    if pa.types.is_string(wire):
+        meta[NO_NUL_KEY] = b"1"  # PostgreSQL text cannot hold NUL
     return pa.field(name, wire, metadata=meta)
 
 
