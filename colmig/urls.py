@@ -39,6 +39,12 @@ SECRET_PARAMETERS = (
     "credentials",
     "api_key",
     "apikey",
+    # s3fs/gcsfs credentials in a storage URL's query: the access key id travels with its
+    # secret and is kept out of logs like it (as a parameter only: /key=3/ paths stay visible).
+    "key",
+    "access_key",
+    "access_key_id",
+    "aws_access_key_id",
 )
 _SECRET_QUERY_RE = re.compile(
     r"(?P<key>(?:^|(?<=[?&;\s]))(?:" + "|".join(SECRET_PARAMETERS) + r")=)(?P<val>[^&;\s]+)",

@@ -140,10 +140,18 @@ def test_hive_key_column_in_a_path_stays_visible() -> None:
     ["password", "secret", "token", "sig", "sas_token", "aws_secret_access_key", "AccountKey"],
 )
 def test_secret_parameters_are_redacted_by_structure(param: str) -> None:
-    text = f"az://c/p?{param}=Top-Secret-Value&key=visible;{param}=Other-Secret"
+    text = (
+        f"az://c/p/key=visible/x?{param}=Top-Secret-Value&bucket_key=visible;{param}=Other-Secret"
+    )
     redacted = redact(text)
     assert "Top-Secret-Value" not in redacted and "Other-Secret" not in redacted
-    assert "key=visible" in redacted
+    assert "/key=visible/" in redacted and "bucket_key=visible" in redacted
+
+
+def test_a_storage_access_key_id_is_redacted_as_a_query_parameter() -> None:
+    redacted = redact("s3://lake/p/key=3/part.parquet?key=AKIAEXAMPLE&secret=s3cr3t")
+    assert "AKIAEXAMPLE" not in redacted and "s3cr3t" not in redacted
+    assert "/key=3/" in redacted
 
 
 def test_a_parsed_password_is_redacted_wherever_a_driver_echoes_it() -> None:
