@@ -28,14 +28,16 @@ def _states(cwd: Path) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_sigterm_of_an_inline_run_exits_143_and_resumes(tmp_path: Path) -> None:
-    source = write_csv_archive(tmp_path / "archive", files=4, rows_per_file=100_000, tz=None)
+    # Partitions long enough (about a second each) that the signal lands inside the second
+    # one on a fast machine too: at 100,000 rows the whole run could end before it.
+    source = write_csv_archive(tmp_path / "archive", files=4, rows_per_file=1_000_000, tz=None)
     command = (
         "-mode", "data", "-source", "file://./archive", "-target", "file://./out",
         "-workers", "1", "-progress", "none",
     )  # fmt: skip
     process = procs.start(tmp_path, *command)
     procs.wait_for(process, lambda: procs.committed(tmp_path) >= 1, "the first commit")
-    time.sleep(0.2)  # well inside the next partition
+    time.sleep(0.05)  # inside the next partition
     process.send_signal(signal.SIGTERM)
     code, out, err = procs.finish(process)
     assert code == 143, err
