@@ -22,6 +22,8 @@ from colmig.errors import ConfigError
 _ARROW_FORM = re.compile(
     r"(timestamp|datetime)\s*\[\s*(s|ms|us|ns)\s*(?:,\s*(?:tz\s*=\s*)?([^\]]+))?\]\Z"
 )
+
+
 def arrow_type(text: str) -> pa.DataType | None:
     """The Arrow type a ``cast`` type name stands for, or None when unknown."""
     name = text.strip()
