@@ -568,15 +568,25 @@ class SqlWriter(Writer):
                     )
             self.conn.commit()
 
-    def partition_stats(
+    def _partition_range(
         self, partition: Partition, schema: pa.Schema, job: JobInfo
-    ) -> dict[str, ColumnStats] | None:
+    ) -> tuple[str, str] | None:
+        """The target table and WHERE clause holding ``partition``'s rows, when it is a range
+        of a column the target has (other partitions cannot be told apart in the target)."""
         spec = dict(partition.spec)
         column = spec.get("column")
         if not column or "lo" not in spec or column not in schema.names:
             return None
-        target = self._target_name(job, partition)
         where = range_predicate(spec, self.col, self._range_literal)
+        return self._target_name(job, partition), where
+
+    def partition_stats(
+        self, partition: Partition, schema: pa.Schema, job: JobInfo
+    ) -> dict[str, ColumnStats] | None:
+        found = self._partition_range(partition, schema, job)
+        if found is None:
+            return None
+        target, where = found
         sql = self._stats_sql(target, schema, where)
         if sql is None:
             return None

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from colmig.backends.base import ColumnStats, JobInfo, Partition
-from colmig.backends.sql_common import LEDGER_TABLE, range_predicate, sql_string
+from colmig.backends.sql_common import LEDGER_TABLE, sql_string
 from colmig.backends.sql_writer import SqlWriter
 from colmig.backends.sqlite.fit import storage_batch
 from colmig.backends.target_fit import Position, load_field
@@ -289,14 +289,11 @@ class SqliteWriter(SqlWriter):
     def partition_stats(
         self, partition: Partition, schema: pa.Schema, job: JobInfo
     ) -> dict[str, ColumnStats] | None:
-        spec = dict(partition.spec)
-        column = spec.get("column")
-        if not column or "lo" not in spec or column not in schema.names:
+        found = self._partition_range(partition, schema, job)
+        if found is None:
             return None
-        target = self._target_name(job, partition)
-        return self._read_stats(
-            target, schema, range_predicate(spec, self.quote, self._range_literal)
-        )
+        target, where = found
+        return self._read_stats(target, schema, where)
 
     def target_stats(self, schema: pa.Schema, job: JobInfo) -> dict[str, ColumnStats] | None:
         return self._read_stats(self._target_name(job), schema, None)
